@@ -1,0 +1,191 @@
+#include "catalog/resolver.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+
+namespace ibdriver::catalog {
+
+namespace {
+
+const std::set<std::string> rhel_family{"rhel", "centos", "almalinux", "rocky", "ol"};
+
+bool in_rhel_family(const ResolveRequest& request) {
+  if (rhel_family.count(request.os_id) != 0) return true;
+  return std::any_of(request.os_id_like.begin(), request.os_id_like.end(),
+                     [](const std::string& like) { return like == "rhel" || like == "centos"; });
+}
+
+struct MajorMinor {
+  int major = -1;
+  int minor = -1;  // -1: none given
+};
+
+MajorMinor parse_major_minor(std::string_view version) {
+  MajorMinor result;
+  auto parts = text::split(version, '.');
+  auto number = [](std::string_view part) {
+    int value = -1;
+    auto [end, error] = std::from_chars(part.data(), part.data() + part.size(), value);
+    return error == std::errc() && end == part.data() + part.size() ? value : -1;
+  };
+  result.major = number(parts[0]);
+  if (parts.size() > 1) result.minor = number(parts[1]);
+  return result;
+}
+
+// Whether the label names a minor release ("rhel8.7", "rhel87", "rhel810") or only a major ("rhel8").
+bool label_names_minor(const DriverRelease& release) {
+  auto digits = release.label.find_first_of("0123456789");
+  if (digits == std::string::npos) return true;
+  auto rest = std::string_view(release.label).substr(digits);
+  return rest.find('.') != std::string_view::npos || rest.size() > 1;
+}
+
+enum class OsFit { exact = 0, older_minor = 1, whole_major = 2, none = 3 };
+
+OsFit os_fit(const DriverRelease& release, const ResolveRequest& request, bool rhel_like) {
+  bool same_id = release.os_id == request.os_id;
+  bool family = rhel_like && rhel_family.count(release.os_id) != 0;
+  if (!same_id && !family) return OsFit::none;
+  if (release.os_version == request.os_version) return OsFit::exact;
+  if (!rhel_like) return OsFit::none;
+  auto row = parse_major_minor(release.os_version);
+  auto os = parse_major_minor(request.os_version);
+  if (row.major < 0 || row.major != os.major) return OsFit::none;
+  if (!label_names_minor(release)) return OsFit::whole_major;
+  if (os.minor >= 0 && row.minor >= 0 && row.minor < os.minor) return OsFit::older_minor;
+  return OsFit::none;
+}
+
+bool version_matches(const std::string& version, const std::string& wanted) {
+  if (version == wanted) return true;
+  if (version.rfind(wanted, 0) != 0) return false;
+  char next = version[wanted.size()];
+  return next == '.' || next == '-';
+}
+
+std::string os_name(const ResolveRequest& request) {
+  return request.os_id.empty() ? std::string("an unidentified OS") : fmt::format("{} {}", request.os_id, request.os_version);
+}
+
+std::string generations_text(const std::vector<platform::ConnectXGeneration>& generations) {
+  std::vector<std::string> names;
+  for (auto generation : generations) names.emplace_back(platform::to_string(generation));
+  return fmt::format("{}", fmt::join(names, ", "));
+}
+
+}  // namespace
+
+std::string supported_os_summary(const Catalog& catalog) {
+  std::map<std::string, std::set<std::string, bool (*)(const std::string&, const std::string&)>> versions;
+  for (const auto& release : catalog.releases) {
+    versions.try_emplace(release.os_id, [](const std::string& a, const std::string& b) { return compare_versions(a, b) < 0; });
+    versions.at(release.os_id).insert(release.os_version);
+  }
+  std::vector<std::string> parts;
+  for (const auto& [id, list] : versions) parts.push_back(fmt::format("{} {}", id, fmt::join(list, ", ")));
+  return fmt::format("{}", fmt::join(parts, "; "));
+}
+
+Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
+  const std::string hint =
+      "pin a driver with --driver-url URL --sha256 HEX, or add a catalog row with --catalog FILE";
+  if (request.os_id.empty()) {
+    throw Error(ExitCode::os_not_supported, "no driver can be chosen for an OS that could not be identified", hint);
+  }
+  const bool rhel_like = in_rhel_family(request);
+
+  struct Candidate {
+    const DriverRelease* release;
+    OsFit fit;
+  };
+  std::vector<Candidate> os_matches;
+  for (const auto& release : catalog.releases) {
+    OsFit fit = os_fit(release, request, rhel_like);
+    if (fit != OsFit::none) os_matches.push_back({&release, fit});
+  }
+  if (os_matches.empty()) {
+    std::string reason;
+    for (const auto& entry : catalog.unsupported) {
+      if (entry.os_id == request.os_id && entry.os_version == request.os_version) reason = fmt::format(" ({})", entry.reason);
+    }
+    throw Error(ExitCode::os_not_supported,
+                fmt::format("the catalog has no driver release for {}{}; it has releases for: {}", os_name(request), reason,
+                            supported_os_summary(catalog)),
+                hint);
+  }
+
+  std::vector<Candidate> candidates;
+  for (const auto& candidate : os_matches) {
+    bool devices_ok = std::all_of(request.generations.begin(), request.generations.end(),
+                                  [&](auto generation) { return candidate.release->supports(generation); });
+    if (!devices_ok) continue;
+    if (request.driver_version && !version_matches(candidate.release->version, *request.driver_version)) continue;
+    candidates.push_back(candidate);
+  }
+  if (candidates.empty()) {
+    std::set<std::string> versions;
+    for (const auto& candidate : os_matches) {
+      versions.insert(fmt::format("{} {} ({}..{})", to_string(candidate.release->kind), candidate.release->version,
+                                  platform::to_string(candidate.release->min_generation),
+                                  candidate.release->max_generation ? platform::to_string(*candidate.release->max_generation) : "newest"));
+    }
+    std::string wanted = request.driver_version ? fmt::format("version {}", *request.driver_version) : std::string("a release");
+    if (!request.generations.empty()) wanted += fmt::format(" for {}", generations_text(request.generations));
+    std::string extra;
+    if (std::find(request.generations.begin(), request.generations.end(), platform::ConnectXGeneration::connectx3) !=
+            request.generations.end() ||
+        std::find(request.generations.begin(), request.generations.end(), platform::ConnectXGeneration::connectx3_pro) !=
+            request.generations.end()) {
+      extra = "; ConnectX-3 needs the MLNX_OFED 4.9 LTS branch";
+    }
+    throw Error(ExitCode::os_not_supported,
+                fmt::format("the catalog has no {} on {}{}; releases for this OS: {}", wanted, os_name(request), extra,
+                            fmt::join(versions, ", ")),
+                hint);
+  }
+
+  std::stable_sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
+    bool a_overlay = a.release->origin != "built-in";
+    bool b_overlay = b.release->origin != "built-in";
+    if (a_overlay != b_overlay) return a_overlay;
+    if (a.fit != b.fit) return a.fit < b.fit;
+    bool a_same = a.release->os_id == request.os_id;
+    bool b_same = b.release->os_id == request.os_id;
+    if (a_same != b_same) return a_same;
+    if (a.release->kind != b.release->kind) return a.release->kind == BundleKind::doca_host;
+    return compare_versions(a.release->version, b.release->version) > 0;
+  });
+
+  const Candidate& best = candidates.front();
+  Resolution resolution{*best.release, {}};
+  const auto& chosen = *best.release;
+  switch (best.fit) {
+    case OsFit::exact:
+      resolution.rule = fmt::format("release used on {} {}", chosen.os_id, chosen.os_version);
+      break;
+    case OsFit::older_minor:
+      resolution.rule = fmt::format("no release for {}; the nearest older minor release is {} {} (built for {})",
+                                    os_name(request), chosen.os_id, chosen.os_version, chosen.label);
+      break;
+    case OsFit::whole_major:
+      resolution.rule = fmt::format("release built for the whole major version ({}), used on {} {}", chosen.label,
+                                    chosen.os_id, chosen.os_version);
+      break;
+    case OsFit::none:
+      break;
+  }
+  if (chosen.origin != "built-in") resolution.rule += fmt::format(", from {}", chosen.origin);
+  if (request.driver_version) resolution.rule += fmt::format(", pinned with --driver-version {}", *request.driver_version);
+  return resolution;
+}
+
+}  // namespace ibdriver::catalog

@@ -1,0 +1,190 @@
+#include "pipeline/plan.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "platform/package_family.hpp"
+
+namespace ibdriver::pipeline {
+
+namespace {
+
+using platform::CheckState;
+
+catalog::ResolveRequest resolve_request(const platform::PlatformReport& report, const PlanOptions& options) {
+  catalog::ResolveRequest request;
+  if (report.os) {
+    request.os_id = report.os->id;
+    request.os_id_like = report.os->id_like;
+    request.os_version = report.os->version_id;
+  }
+  request.generations = report.infiniband_generations();
+  request.driver_version = options.driver_version;
+  return request;
+}
+
+struct Chosen {
+  std::optional<catalog::Resolution> resolution;
+  std::string failure;
+  std::string hint;
+};
+
+// The driver for this machine: the pinned one, or the catalog's choice.
+Chosen choose_release(const platform::PlatformReport& report, const PlanOptions& options, const catalog::Catalog& catalog) {
+  if (options.driver_url) {
+    return {catalog::Resolution{catalog::pinned_release(*options.driver_url, options.sha256.value_or("")),
+                                "pinned with --driver-url and --sha256"},
+            {}, {}};
+  }
+  try {
+    return {catalog::resolve(catalog, resolve_request(report, options)), {}, {}};
+  } catch (const Error& error) {
+    return {std::nullopt, error.what(), error.hint()};
+  }
+}
+
+void validate_usage(const PlanOptions& options) {
+  if (options.driver_url.has_value() != options.sha256.has_value()) {
+    throw Error(ExitCode::usage, "--driver-url and --sha256 go together",
+                "give the SHA-256 of the bundle at --driver-url, so its bytes can be verified");
+  }
+  if (options.driver_url && options.driver_version) {
+    throw Error(ExitCode::usage, "--driver-version cannot be combined with --driver-url",
+                "use one: a catalog version, or a URL with its SHA-256");
+  }
+}
+
+std::vector<PlannedChange> planned_configuration(const SystemRoot& root, const PlanOptions& options) {
+  auto present = [&](const char* path) {
+    std::error_code error;
+    return std::filesystem::exists(root.path(path), error);
+  };
+  std::vector<PlannedChange> changes;
+  std::string modules = options.ipoib ? "ib_ipoib ib_umad rdma_ucm" : "ib_umad rdma_ucm";
+  changes.push_back({"/etc/modules-load.d/ibdriver.conf", fmt::format("load {} at boot", modules), present("/etc/modules-load.d")});
+  changes.push_back({"/etc/waagent.conf", fmt::format("set OS.EnableRDMA={}", options.ipoib ? "y" : "n"), present("/etc/waagent.conf")});
+  changes.push_back({"/etc/infiniband/openib.conf", fmt::format("set IPOIB_LOAD={}", options.ipoib ? "yes" : "no"),
+                     present("/etc/infiniband/openib.conf")});
+  bool has_openibd = present("/usr/lib/systemd/system/openibd.service") || present("/lib/systemd/system/openibd.service") ||
+                     present("/etc/init.d/openibd");
+  changes.push_back({"openibd.service", "enable (where installed by the driver)", has_openibd});
+  return changes;
+}
+
+}  // namespace
+
+namespace {
+platform::PlatformReport detect_with(const SystemRoot& root, const PlanOptions& options, const catalog::Catalog& catalog) {
+  auto report = platform::detect_platform(root, options.detect);
+  auto* os_check = report.find_check("os");
+  if (os_check != nullptr && os_check->state != CheckState::failed && report.os) {
+    auto chosen = choose_release(report, options, catalog);
+    if (!chosen.resolution) {
+      if (os_check->state == CheckState::skipped) {
+        os_check->message = fmt::format("skipped; would fail: {}", chosen.failure);
+      } else {
+        os_check->state = CheckState::failed;
+        os_check->message = chosen.failure;
+        os_check->hint = chosen.hint;
+      }
+    } else if (os_check->state == CheckState::passed) {
+      os_check->message += fmt::format("; driver {} {}", to_string(chosen.resolution->release.kind),
+                                       chosen.resolution->release.version);
+    }
+  }
+  return report;
+}
+}  // namespace
+
+platform::PlatformReport detect(const SystemRoot& root, const PlanOptions& options) {
+  validate_usage(options);
+  return detect_with(root, options, catalog::load_catalog(options.catalog_overlay));
+}
+
+Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
+  validate_usage(options);
+  auto catalog = catalog::load_catalog(options.catalog_overlay);
+  Plan plan;
+  plan.platform = detect_with(root, options, catalog);
+  plan.kernels = options.kernels.empty() ? plan.platform.kernels.with_headers() : options.kernels;
+  for (const auto& kernel : options.kernels) {
+    auto with_headers = plan.platform.kernels.with_headers();
+    if (std::find(with_headers.begin(), with_headers.end(), kernel) == with_headers.end()) {
+      plan.notes.push_back(fmt::format("kernel {} has no headers under /lib/modules/{}/build: install its headers package first", kernel, kernel));
+    }
+  }
+  if (plan.kernels.empty()) {
+    plan.notes.push_back(fmt::format("no installed kernel has headers, so DKMS cannot build the modules: install the headers of {}",
+                                     plan.platform.kernels.running.empty() ? std::string("the running kernel") : plan.platform.kernels.running));
+  } else if (!plan.platform.kernels.running.empty() &&
+             std::find(plan.kernels.begin(), plan.kernels.end(), plan.platform.kernels.running) == plan.kernels.end()) {
+    plan.notes.push_back(fmt::format("the running kernel {} has no headers: the drivers will work after a reboot into one of: {}",
+                                     plan.platform.kernels.running, fmt::join(plan.kernels, ", ")));
+  }
+  if (plan.platform.secure_boot.state == platform::SecureBootState::enabled) {
+    plan.notes.push_back("Secure Boot is on: the DKMS modules must be signed with a key enrolled in MOK");
+  }
+  if (plan.platform.os) plan.package_manager = std::string(to_string(platform::package_family(*plan.platform.os)));
+  plan.configuration = planned_configuration(root, options);
+
+  if (const auto* failure = plan.platform.first_failure()) {
+    plan.exit_code = failure->failure_code;
+    plan.failure = failure->message;
+    plan.failure_hint = failure->hint;
+    return plan;
+  }
+  auto chosen = choose_release(plan.platform, options, catalog);
+  if (!chosen.resolution) {
+    plan.exit_code = ExitCode::os_not_supported;
+    plan.failure = chosen.failure;
+    plan.failure_hint = chosen.hint;
+    return plan;
+  }
+  plan.resolution = chosen.resolution;
+  plan.profile = options.profile.value_or(chosen.resolution->release.default_profile());
+  if (chosen.resolution->release.url.rfind("http://", 0) == 0) {
+    plan.notes.push_back("the driver URL is plain http: only the pinned SHA-256 protects it");
+  }
+  return plan;
+}
+
+void to_json(nlohmann::json& out, const Plan& plan) {
+  using Json = nlohmann::json;
+  out = Json::object();
+  out["platform"] = plan.platform;
+  if (plan.resolution) {
+    const auto& release = plan.resolution->release;
+    out["release"] = {{"kind", std::string(to_string(release.kind))},
+                       {"version", release.version},
+                       {"label", release.label},
+                       {"url", text::redact_url(release.url)},
+                       {"file_name", release.file_name()},
+                       {"sha256", release.sha256},
+                       {"size", release.size_bytes ? Json(*release.size_bytes) : Json(nullptr)},
+                       {"os", {{"id", release.os_id}, {"version", release.os_version}}},
+                       {"origin", release.origin},
+                       {"source", release.source},
+                       {"rule", plan.resolution->rule}};
+  } else {
+    out["release"] = nullptr;
+  }
+  out["package_manager"] = plan.package_manager;
+  out["profile"] = plan.profile;
+  out["kernels"] = plan.kernels;
+  out["notes"] = plan.notes;
+  auto changes = Json::array();
+  for (const auto& change : plan.configuration) {
+    changes.push_back({{"target", change.target}, {"change", change.change}, {"present", change.target_present}});
+  }
+  out["configuration"] = changes;
+  out["exit_code"] = to_int(plan.exit_code);
+  out["error"] = plan.failure.empty() ? Json(nullptr) : Json({{"message", plan.failure}, {"hint", plan.failure_hint}});
+}
+
+}  // namespace ibdriver::pipeline

@@ -1,0 +1,58 @@
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "catalog/catalog.hpp"
+#include "catalog/resolver.hpp"
+#include "core/system_root.hpp"
+#include "platform/platform_report.hpp"
+
+namespace ibdriver::pipeline {
+
+struct PlanOptions {
+  platform::DetectOptions detect;
+  std::optional<std::filesystem::path> catalog_overlay;  // --catalog
+  std::optional<std::string> driver_version;             // --driver-version
+  std::optional<std::string> driver_url;                 // --driver-url (with --sha256)
+  std::optional<std::string> sha256;
+  std::optional<std::string> profile;                    // --profile
+  std::vector<std::string> kernels;                      // --kernel; empty: every kernel with headers
+  bool ipoib = true;                                     // --ipoib on|off
+};
+
+// One thing the configure stage would change.
+struct PlannedChange {
+  std::string target;  // a file or a service
+  std::string change;
+  bool target_present = false;  // whether the file/service exists in the root today
+};
+
+// detect -> resolve, and what install would do with it. Changes nothing.
+struct Plan {
+  platform::PlatformReport platform;
+  std::optional<catalog::Resolution> resolution;
+  std::string package_manager;
+  std::string profile;
+  std::vector<std::string> kernels;
+  std::vector<std::string> notes;  // warnings a person should read before installing
+  std::vector<PlannedChange> configuration;
+  ExitCode exit_code = ExitCode::success;
+  std::string failure;  // the message behind a non-zero exit_code
+  std::string failure_hint;
+};
+
+// Runs detection, then (unless a check already failed) resolution against the catalog. The catalog
+// also decides the os check: an identified OS without a driver release is exit 12. Throws only for
+// bad usage (an unreadable --catalog, a malformed --sha256: exit 1).
+Plan make_plan(const SystemRoot& root, const PlanOptions& options);
+
+// The platform report with the catalog's verdict folded into its os check (what `detect` prints).
+platform::PlatformReport detect(const SystemRoot& root, const PlanOptions& options);
+
+void to_json(nlohmann::json& json, const Plan& plan);
+
+}  // namespace ibdriver::pipeline
