@@ -14,7 +14,7 @@ void row(std::FILE* out, std::string_view label, std::string_view value) { fmt::
 void print_platform(std::FILE* out, const platform::PlatformReport& report) {
   if (report.os) {
     row(out, "OS", fmt::format("{} ({} {}, from {})", report.os->pretty_name.empty() ? report.os->id : report.os->pretty_name,
-                               report.os->id, report.os->version_id, report.os->source_file));
+                               report.os->id, report.os->version(), report.os->source_file));
   } else {
     row(out, "OS", "not identified");
   }

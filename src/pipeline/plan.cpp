@@ -22,7 +22,7 @@ catalog::ResolveRequest resolve_request(const platform::PlatformReport& report, 
   if (report.os) {
     request.os_id = report.os->id;
     request.os_id_like = report.os->id_like;
-    request.os_version = report.os->version_id;
+    request.os_version = report.os->version();
   }
   request.generations = report.infiniband_generations();
   request.driver_version = options.driver_version;

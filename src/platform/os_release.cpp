@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -68,8 +69,30 @@ int parse_component(std::string_view version, std::size_t index) {
 
 }  // namespace
 
-int OsRelease::major() const { return version_id.empty() ? -1 : parse_component(version_id, 0); }
-int OsRelease::minor() const { return version_id.empty() ? -1 : parse_component(version_id, 1); }
+int OsRelease::major() const { return version().empty() ? -1 : parse_component(version(), 0); }
+int OsRelease::minor() const { return version().empty() ? -1 : parse_component(version(), 1); }
+
+namespace {
+// "CentOS Linux release 7.9.2009 (Core)" -> "7.9", when its major agrees with VERSION_ID.
+std::string minor_from_release_file(const SystemRoot& root, const OsRelease& os) {
+  if (os.version_id.empty() || os.version_id.find('.') != std::string::npos) return {};
+  try {
+    for (const char* name : {"/etc/redhat-release", "/etc/centos-release", "/etc/system-release"}) {
+      auto content = read_file_if_exists(root.path(name), 4096);
+      if (!content) continue;
+      static const std::regex release(R"(release\s+([0-9]+)\.([0-9]+))");
+      std::smatch match;
+      std::string text_copy(*content);
+      if (std::regex_search(text_copy, match, release) && match[1] == os.version_id) {
+        return fmt::format("{}.{}", match[1].str(), match[2].str());
+      }
+    }
+  } catch (const std::exception&) {
+    // The minor version is a refinement; without it the major from os-release stands.
+  }
+  return {};
+}
+}  // namespace
 
 OsRelease parse_os_release(std::string_view content, std::string_view source_name) {
   if (looks_binary(content)) {
@@ -101,7 +124,8 @@ OsRelease parse_os_release(std::string_view content, std::string_view source_nam
   os.version_id = field("VERSION_ID");
   os.pretty_name = field("PRETTY_NAME");
   os.version_codename = field("VERSION_CODENAME");
-  for (auto like : text::split(field("ID_LIKE"), ' ')) {
+  const std::string id_like = field("ID_LIKE");
+  for (auto like : text::split(id_like, ' ')) {
     if (!like.empty()) os.id_like.push_back(text::to_lower(like));
   }
   if (os.id.empty()) {
@@ -136,7 +160,9 @@ OsRelease read_os_release(const SystemRoot& root) {
       tried.push_back(file.string());
       continue;
     }
-    return parse_os_release(*content, file.string());
+    auto os = parse_os_release(*content, file.string());
+    os.release_file_version = minor_from_release_file(root, os);
+    return os;
   }
   throw Error(ExitCode::os_not_supported,
               fmt::format("the OS cannot be identified: neither {} exists", fmt::join(tried, " nor ")),

@@ -146,6 +146,7 @@ void to_json(nlohmann::json& out, const PlatformReport& report) {
     out["os"] = {{"id", report.os->id},
                   {"id_like", report.os->id_like},
                   {"version_id", report.os->version_id},
+                  {"version", report.os->version()},
                   {"pretty_name", report.os->pretty_name},
                   {"source", report.os->source_file}};
   } else {

@@ -1,0 +1,116 @@
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "core/error.hpp"
+#include "core/process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace ibdriver;
+using namespace std::chrono_literals;
+
+TEST_CASE("a command's output and exit status are captured", "[process]") {
+  auto result = run_process({"sh", "-c", "echo out; echo err >&2; exit 3"});
+  CHECK(result.out == "out\n");
+  CHECK(result.err == "err\n");
+  CHECK(result.exit_status == 3);
+  CHECK(result.signal == 0);
+  CHECK_FALSE(result.succeeded());
+  CHECK(result.describe_end() == "exited with status 3");
+  CHECK(result.tail() == "err");
+}
+
+TEST_CASE("arguments reach the program verbatim, never through a shell", "[process]") {
+  auto result = run_process({"printf", "%s|", "a b", "$(id)", "'quoted'", ";", "*"});
+  CHECK(result.succeeded());
+  CHECK(result.out == "a b|$(id)|'quoted'|;|*|");
+}
+
+TEST_CASE("a program that does not exist is an error naming it", "[process]") {
+  try {
+    run_process({"ibdriver-no-such-program-xyz"});
+    FAIL("expected an error");
+  } catch (const Error& error) {
+    CHECK(error.code() == ExitCode::operation_failed);
+    CHECK_THAT(error.what(), Catch::Contains("ibdriver-no-such-program-xyz"));
+    CHECK_THAT(error.hint(), Catch::Contains("install"));
+  }
+}
+
+TEST_CASE("a command that hangs is killed with its whole process group at the time limit", "[process]") {
+  test::TempDir dir;
+  auto pid_file = dir.path() / "grandchild.pid";
+  ProcessOptions options;
+  options.time_limit = 500ms;
+  options.kill_grace = 300ms;
+  auto started = std::chrono::steady_clock::now();
+  // The grandchild ignores SIGTERM: only the group SIGKILL after the grace ends it.
+  auto result = run_process({"sh", "-c", "trap '' TERM; sleep 1000 & echo $! > " + pid_file.string() + "; wait"}, options);
+  auto took = std::chrono::steady_clock::now() - started;
+  CHECK(result.timed_out);
+  CHECK_FALSE(result.succeeded());
+  CHECK_THAT(result.describe_end(), Catch::StartsWith("timed out after"));
+  CHECK(took < 5s);
+  std::ifstream in(pid_file);
+  pid_t grandchild = 0;
+  REQUIRE(in >> grandchild);
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = ::kill(grandchild, 0) != 0;  // killed and reaped by init
+    if (!gone) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(gone);
+}
+
+TEST_CASE("a command that floods stdout keeps only the tail, in bounded memory", "[process]") {
+  ProcessOptions options;
+  options.capture_limit = 64 * 1024;
+  auto result = run_process({"head", "-c", "50000000", "/dev/zero"}, options);
+  CHECK(result.succeeded());
+  CHECK(result.out.size() == options.capture_limit);
+  CHECK(result.out_truncated);
+  CHECK_FALSE(result.err_truncated);
+}
+
+TEST_CASE("a command killed by a signal is reported with the signal", "[process]") {
+  auto result = run_process({"sh", "-c", "kill -SEGV $$"});
+  CHECK(result.signal == SIGSEGV);
+  CHECK_FALSE(result.timed_out);
+  CHECK_FALSE(result.succeeded());
+  CHECK_THAT(result.describe_end(), Catch::Contains("signal 11"));
+}
+
+TEST_CASE("working directory and extra environment are applied", "[process]") {
+  test::TempDir dir;
+  ProcessOptions options;
+  options.working_directory = dir.path().string();
+  options.extra_environment = {"IBDRIVER_TEST_VALUE=hello world"};
+  auto result = run_process({"sh", "-c", "pwd; echo \"$IBDRIVER_TEST_VALUE\""}, options);
+  CHECK(result.out == dir.path().string() + "\nhello world\n");
+}
+
+TEST_CASE("stdin is /dev/null, so a command that reads it does not hang", "[process]") {
+  ProcessOptions options;
+  options.time_limit = 5s;
+  auto result = run_process({"cat"}, options);
+  CHECK(result.succeeded());
+  CHECK(result.out.empty());
+}
+
+TEST_CASE("a child left running is killed when its owner goes away", "[process]") {
+  pid_t pid = 0;
+  {
+    ChildProcess child({"sleep", "1000"}, {});
+    pid = child.pid();
+    CHECK(::kill(pid, 0) == 0);
+  }
+  CHECK(::kill(pid, 0) != 0);
+}
+
+TEST_CASE("format_command quotes for reading, not for running", "[process]") {
+  CHECK(format_command({"apt-get", "install", "-y", "a b", "it's"}) == "apt-get install -y 'a b' 'it'\\''s'");
+}
