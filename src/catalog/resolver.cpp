@@ -1,6 +1,7 @@
 #include "catalog/resolver.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <map>
 #include <set>
@@ -15,10 +16,14 @@ namespace ibdriver::catalog {
 
 namespace {
 
-const std::set<std::string> rhel_family{"rhel", "centos", "almalinux", "rocky", "ol"};
+constexpr std::array<std::string_view, 5> rhel_family{"rhel", "centos", "almalinux", "rocky", "ol"};
+
+bool is_rhel_family_id(std::string_view id) {
+  return std::find(rhel_family.begin(), rhel_family.end(), id) != rhel_family.end();
+}
 
 bool in_rhel_family(const ResolveRequest& request) {
-  if (rhel_family.count(request.os_id) != 0) return true;
+  if (is_rhel_family_id(request.os_id)) return true;
   return std::any_of(request.os_id_like.begin(), request.os_id_like.end(),
                      [](const std::string& like) { return like == "rhel" || like == "centos"; });
 }
@@ -53,7 +58,7 @@ enum class OsFit { exact = 0, older_minor = 1, whole_major = 2, none = 3 };
 
 OsFit os_fit(const DriverRelease& release, const ResolveRequest& request, bool rhel_like) {
   bool same_id = release.os_id == request.os_id;
-  bool family = rhel_like && rhel_family.count(release.os_id) != 0;
+  bool family = rhel_like && is_rhel_family_id(release.os_id);
   if (!same_id && !family) return OsFit::none;
   if (release.os_version == request.os_version) return OsFit::exact;
   if (!rhel_like) return OsFit::none;
@@ -78,6 +83,7 @@ std::string os_name(const ResolveRequest& request) {
 
 std::string generations_text(const std::vector<platform::ConnectXGeneration>& generations) {
   std::vector<std::string> names;
+  names.reserve(generations.size());
   for (auto generation : generations) names.emplace_back(platform::to_string(generation));
   return fmt::format("{}", fmt::join(names, ", "));
 }
@@ -91,6 +97,7 @@ std::string supported_os_summary(const Catalog& catalog) {
     versions.at(release.os_id).insert(release.os_version);
   }
   std::vector<std::string> parts;
+  parts.reserve(versions.size());
   for (const auto& [id, list] : versions) parts.push_back(fmt::format("{} {}", id, fmt::join(list, ", ")));
   return fmt::format("{}", fmt::join(parts, "; "));
 }

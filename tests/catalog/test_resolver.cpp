@@ -98,7 +98,7 @@ TEST_CASE("ConnectX-3 takes the MLNX_OFED 4.9 LTS rows", "[resolver]") {
              Catch::Contains("ConnectX-3 needs the MLNX_OFED 4.9 LTS branch"));
 }
 
-TEST_CASE("--driver-version pins a catalog release, by full version or prefix", "[resolver]") {
+TEST_CASE("a --driver-version pins a catalog release, by full version or prefix", "[resolver]") {
   auto request = request_for("ubuntu", "22.04");
   request.driver_version = "24.01";
   CHECK(catalog::resolve(built_in(), request).release.file_name() == "MLNX_OFED_LINUX-24.01-0.3.3.1-ubuntu22.04-x86_64.tgz");

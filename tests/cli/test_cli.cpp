@@ -30,7 +30,7 @@ struct Vm {
 };
 }  // namespace
 
-TEST_CASE("--version names the project version and git revision", "[cli]") {
+TEST_CASE("the --version flag names the project version and git revision", "[cli]") {
   auto result = ibdriver_cli({"--version"});
   CHECK(result.exit_status == 0);
   CHECK_THAT(result.out, Catch::StartsWith("ibdriver 0.") && Catch::Contains("(git "));

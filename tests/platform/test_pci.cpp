@@ -55,7 +55,7 @@ TEST_CASE("a loaded driver's link_layer decides over the PCI class", "[pci]") {
   CHECK_THAT(scan.mellanox[1].link_evidence, Catch::Contains("link_layer is InfiniBand"));
 }
 
-TEST_CASE("--sysfs-root replaces the root's sys", "[pci]") {
+TEST_CASE("a --sysfs-root replaces the root's sys", "[pci]") {
   test::TempDir root;
   test::TempDir sysfs;
   test::FakeMachine machine(sysfs.path());
