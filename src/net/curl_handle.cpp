@@ -49,6 +49,22 @@ void CurlHandle::set(CURLoption option, curl_xferinfo_callback callback) {
 }
 void CurlHandle::set(CURLoption option, curl_slist* list) { check_option(curl_easy_setopt(get(), option, list), option); }
 
+void CurlHandle::set(CURLoption option, curl_ssl_ctx_callback callback) {
+  check_option(curl_easy_setopt(get(), option, callback), option);
+}
+
+void CurlHandle::restrict_protocols(bool https_only) {
+  // The *_STR options replaced the bit masks in 7.85; Debian 11 ships 7.74.
+#if LIBCURL_VERSION_NUM >= 0x075500
+  set(CURLOPT_PROTOCOLS_STR, std::string(https_only ? "https" : "http,https"));
+  set(CURLOPT_REDIR_PROTOCOLS_STR, std::string(https_only ? "https" : "http,https"));
+#else
+  long mask = https_only ? CURLPROTO_HTTPS : (CURLPROTO_HTTP | CURLPROTO_HTTPS);
+  set(CURLOPT_PROTOCOLS, mask);
+  set(CURLOPT_REDIR_PROTOCOLS, mask);
+#endif
+}
+
 CURLcode CurlHandle::perform() {
   error_buffer_->fill('\0');
   return curl_easy_perform(get());

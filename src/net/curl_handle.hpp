@@ -28,12 +28,15 @@ class CurlHandle {
   void set(CURLoption option, curl_write_callback callback);
   void set(CURLoption option, curl_xferinfo_callback callback);
   void set(CURLoption option, curl_slist* list);
+  void set(CURLoption option, curl_ssl_ctx_callback callback);
 
   // Runs the transfer; returns libcurl's code (the caller decides what is worth a retry).
   CURLcode perform();
   // libcurl's detailed message for the last failure (error buffer, else curl_easy_strerror).
   std::string error_message(CURLcode code) const;
   long response_code() const;
+  // Refuses redirects that leave https (and any redirect to a protocol other than http/https).
+  void restrict_protocols(bool https_only);
   CURL* get() const noexcept { return handle_.get(); }
 
  private:
