@@ -4,10 +4,9 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
+#include "cli/commands.hpp"
 #include "cli/options.hpp"
-#include "cli/text_report.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/version.hpp"
@@ -24,9 +23,9 @@ void setup_logging(const cli::GlobalOptions& options) {
   log::open_log_file(file);
 }
 
-void print_error(const std::exception_ptr& error, ExitCode& code) {
+// Prints the error chain once (outermost first) with the first hint, and returns its exit code.
+ExitCode report(const std::exception_ptr& error) {
   auto report = report_error(error);
-  code = report.code;
   log::error(report.summary());
   for (const auto& link : report.chain) {
     if (!link.hint.empty()) {
@@ -34,14 +33,7 @@ void print_error(const std::exception_ptr& error, ExitCode& code) {
       break;
     }
   }
-}
-
-ExitCode finish(const platform::Check* failure, ExitCode code) {
-  if (failure != nullptr) {
-    log::error(fmt::format("{} check failed: {}", failure->name, failure->message));
-    if (!failure->hint.empty()) log::info(fmt::format("hint: {}", failure->hint));
-  }
-  return code;
+  return report.code;
 }
 
 }  // namespace
@@ -55,15 +47,9 @@ int main(int argc, char** argv) {
 
   cli::GlobalOptions global;
   cli::add_global_options(app, global);
-
-  pipeline::PlanOptions plan_options;
-  auto* detect = app.add_subcommand("detect", "Report the platform: OS, kernels, VMBus, devices, Secure Boot, VM size");
-  detect->add_flag("--json", global.json, "Print the report as JSON");
-  cli::add_plan_options(*detect, plan_options, false);
-  auto* plan = app.add_subcommand("plan", "Detect and choose the driver release; print what install would do");
-  plan->add_flag("--json", global.json, "Print the plan as JSON");
-  cli::add_plan_options(*plan, plan_options, true);
-  for (auto* command : {detect, plan}) command->fallthrough();
+  std::vector<cli::Command> commands{cli::add_detect_command(app, global), cli::add_plan_command(app, global),
+                                     cli::add_fetch_command(app, global)};
+  for (auto& command : commands) command.parser->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -72,36 +58,13 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : to_int(ExitCode::usage);
   }
 
-  ExitCode code = ExitCode::success;
   try {
     setup_logging(global);
-    auto root = global.system_root();
-    if (detect->parsed()) {
-      auto report = pipeline::detect(root, plan_options);
-      if (global.json) {
-        fmt::print("{}\n", nlohmann::json(report).dump(2));
-      } else {
-        cli::print_platform(stdout, report);
-        cli::print_checks(stdout, report);
-      }
-      std::fflush(stdout);
-      code = finish(report.first_failure(), report.exit_code());
-    } else if (plan->parsed()) {
-      auto result = pipeline::make_plan(root, plan_options);
-      if (global.json) {
-        fmt::print("{}\n", nlohmann::json(result).dump(2));
-      } else {
-        cli::print_plan(stdout, result);
-      }
-      std::fflush(stdout);
-      if (result.exit_code != ExitCode::success) {
-        log::error(result.failure);
-        if (!result.failure_hint.empty()) log::info(fmt::format("hint: {}", result.failure_hint));
-      }
-      code = result.exit_code;
+    for (auto& command : commands) {
+      if (command.parser->parsed()) return to_int(command.run());
     }
   } catch (...) {
-    print_error(std::current_exception(), code);
+    return to_int(report(std::current_exception()));
   }
-  return to_int(code);
+  return to_int(ExitCode::usage);
 }

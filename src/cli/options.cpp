@@ -18,7 +18,7 @@ void add_global_options(CLI::App& app, GlobalOptions& options) {
   app.add_flag("-q,--quiet", options.quiet, "Show only errors on stderr");
 }
 
-void add_plan_options(CLI::App& command, pipeline::PlanOptions& options, bool driver_choice) {
+void add_plan_options(CLI::App& command, pipeline::PlanOptions& options, OptionSet set) {
   auto& detect = options.detect;
   command.add_flag("--skip-vmbus-check", detect.skip_vmbus_check, "Do not fail without Hyper-V/VMBus (exit 10)");
   command.add_flag("--skip-device-check", detect.skip_device_check, "Do not fail without an InfiniBand device (exit 11)");
@@ -28,10 +28,11 @@ void add_plan_options(CLI::App& command, pipeline::PlanOptions& options, bool dr
   command.add_option("--imds-url", detect.imds.url, "Instance metadata URL (tests)")->envname("IBDRIVER_IMDS_URL");
   command.add_option("--catalog", options.catalog_overlay, "Extra catalog rows (JSON, shape of distros/catalog.json)")
       ->envname("IBDRIVER_CATALOG");
-  if (!driver_choice) return;
+  if (set == OptionSet::detection) return;
   command.add_option("--driver-version", options.driver_version, "Pin a catalog release (e.g. 24.01-0.3.3.1 or 24.01)");
-  command.add_option("--driver-url", options.driver_url, "Use this driver bundle instead of the catalog's (needs --sha256)");
-  command.add_option("--sha256", options.sha256, "SHA-256 of the bundle at --driver-url");
+  command.add_option("--driver-url,--url", options.driver_url, "Use this driver bundle instead of the catalog's (needs --sha256)");
+  command.add_option("--sha256", options.sha256, "SHA-256 of the bundle at --driver-url (or of --bundle)");
+  if (set == OptionSet::driver_choice) return;
   command.add_option("--profile", options.profile, "Package set to install (default: mlnx-ofed-hpc or doca-ofed)");
   command.add_option("--kernel", options.kernels, "Build for this kernel (repeatable; default: every kernel with headers)");
   // CLI11 reads on/off, yes/no, true/false for a bool.

@@ -24,7 +24,13 @@ struct GlobalOptions {
 
 void add_global_options(CLI::App& app, GlobalOptions& options);
 
-// The detection and driver-choice options shared by detect, plan and (later) install.
-void add_plan_options(CLI::App& command, pipeline::PlanOptions& options, bool driver_choice);
+// Which of the shared options a command takes.
+enum class OptionSet {
+  detection,      // detect: checks, IMDS, catalog
+  driver_choice,  // fetch: also --driver-version, --driver-url/--url, --sha256
+  install_plan,   // plan, install: also --profile, --kernel, --ipoib
+};
+
+void add_plan_options(CLI::App& command, pipeline::PlanOptions& options, OptionSet set);
 
 }  // namespace ibdriver::cli

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,6 +199,7 @@ ProcessResult ChildProcess::wait() {
   std::optional<Clock::time_point> kill_at;  // set once SIGTERM was sent
   bool exited = false;
   int status = 0;
+  rusage usage{};
   std::optional<Clock::time_point> drain_until;  // the child exited; a grandchild may hold the pipes
   std::array<char, 65536> chunk{};
 
@@ -213,7 +215,7 @@ ProcessResult ChildProcess::wait() {
       kill_at = now + std::chrono::hours(24);
     }
     if (!exited) {
-      pid_t done = ::waitpid(pid_, &status, WNOHANG);
+      pid_t done = ::wait4(pid_, &status, WNOHANG, &usage);
       if (done == pid_) {
         exited = true;
         drain_until = now + std::chrono::seconds(1);
@@ -239,11 +241,12 @@ ProcessResult ChildProcess::wait() {
   out_.reset();
   err_.reset();
   if (!exited) {
-    while (::waitpid(pid_, &status, 0) < 0) {
+    while (::wait4(pid_, &status, 0, &usage) < 0) {
       if (errno != EINTR) break;
     }
   }
   pid_ = -1;
+  result.max_rss_kib = usage.ru_maxrss;
   auto trim = [limit = options_.capture_limit](std::string& text, bool& truncated) {
     if (text.size() <= limit) return;
     text.erase(0, text.size() - limit);

@@ -31,6 +31,7 @@ struct ProcessResult {
   bool out_truncated = false;
   bool err_truncated = false;
   std::chrono::milliseconds elapsed{0};
+  long max_rss_kib = 0;  // peak resident memory of the child itself (getrusage ru_maxrss)
 
   bool succeeded() const { return signal == 0 && !timed_out && exit_status == 0; }
   // "exited with status 2", "killed by signal 9 (Killed)", "timed out after 5.0 s and was killed".

@@ -1,0 +1,37 @@
+#pragma once
+#include <chrono>
+#include <optional>
+#include <random>
+#include <string_view>
+
+#include <curl/curl.h>
+
+namespace ibdriver::fetch {
+
+// How one attempt ended, as far as retrying is concerned.
+enum class AttemptVerdict {
+  done,          // the body arrived whole
+  retry,         // worth another try at the same source (reset, timeout, stall, 5xx, 429, 408)
+  next_source,   // this source cannot serve it (404, 403, TLS verification, redirect to http, ...)
+};
+
+AttemptVerdict classify_attempt(CURLcode code, long http_status, bool stalled);
+
+// Parses Retry-After: delta-seconds or an HTTP date (relative to now). nullopt when unusable.
+std::optional<std::chrono::seconds> parse_retry_after(std::string_view value);
+
+// Exponential backoff with up to 50 % jitter, capped; Retry-After (when given) wins but is capped too.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds first, std::chrono::milliseconds cap);
+  std::chrono::milliseconds next(std::optional<std::chrono::seconds> retry_after);
+  void reset() { attempt_ = 0; }
+
+ private:
+  std::chrono::milliseconds first_;
+  std::chrono::milliseconds cap_;
+  int attempt_ = 0;
+  std::minstd_rand random_;
+};
+
+}  // namespace ibdriver::fetch

@@ -1,0 +1,95 @@
+#include "pipeline/fetch_stage.hpp"
+
+#include <fmt/format.h>
+
+#include "catalog/catalog.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "net/extra_ca.hpp"
+
+namespace ibdriver::pipeline {
+
+namespace {
+
+catalog::Resolution resolve_for_os(const FetchOptions& options, const std::string& spec) {
+  auto colon = spec.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
+    throw Error(ExitCode::usage, fmt::format("--os \"{}\" is not ID:VERSION", text::printable(spec)),
+                "e.g. --os ubuntu:22.04 or --os almalinux:8.10 (os-release's ID and VERSION_ID)");
+  }
+  catalog::ResolveRequest request;
+  request.os_id = text::to_lower(spec.substr(0, colon));
+  request.os_version = spec.substr(colon + 1);
+  if (request.os_id == "almalinux" || request.os_id == "rocky" || request.os_id == "ol") request.os_id_like = {"rhel"};
+  request.driver_version = options.plan.driver_version;
+  return catalog::resolve(catalog::load_catalog(options.plan.catalog_overlay), request);
+}
+
+catalog::Resolution choose_release(const SystemRoot& root, const FetchOptions& options) {
+  if (options.plan.driver_url) {
+    return {catalog::pinned_release(*options.plan.driver_url, options.plan.sha256.value_or("")), "pinned with --url"};
+  }
+  if (options.for_os) return resolve_for_os(options, *options.for_os);
+  auto plan = make_plan(root, options.plan);
+  if (plan.exit_code != ExitCode::success || !plan.resolution) {
+    throw Error(plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code, plan.failure,
+                plan.failure_hint);
+  }
+  return *plan.resolution;
+}
+
+// The release an offline bundle is: the catalog row with its file name, or the --sha256 given.
+catalog::DriverRelease release_for_bundle(const FetchOptions& options) {
+  auto name = options.bundle->filename().string();
+  if (options.plan.sha256) {
+    auto release = catalog::pinned_release("https://offline.invalid/" + name, *options.plan.sha256);
+    release.origin = "--bundle";
+    return release;
+  }
+  auto catalog = catalog::load_catalog(options.plan.catalog_overlay);
+  for (const auto& release : catalog.releases) {
+    if (release.file_name() == name) return release;
+  }
+  throw Error(ExitCode::usage, fmt::format("no catalog row has the file name {}, so the bundle cannot be verified", name),
+              "pass its SHA-256 with --sha256, or keep the file name `ibdriver fetch --to` gave it");
+}
+
+}  // namespace
+
+std::filesystem::path default_cache_dir(const SystemRoot& root) { return root.path("/var/cache/ibdriver"); }
+
+FetchStageResult run_fetch(const SystemRoot& root, const FetchOptions& options, fetch::DownloadObserver& observer) {
+  if (options.plan.driver_url.has_value() != options.plan.sha256.has_value() && !options.bundle) {
+    throw Error(ExitCode::usage, "--url and --sha256 go together",
+                "a download is only accepted when its SHA-256 is known in advance");
+  }
+  if (options.transfer.extra_ca) net::check_ca_file(*options.transfer.extra_ca);
+  fetch::BundleCache cache(options.cache_dir.value_or(default_cache_dir(root)));
+  FetchStageResult result;
+  if (options.bundle) {
+    result.release = release_for_bundle(options);
+    log::info(fmt::format("verifying the offline bundle {}", options.bundle->string()));
+    result.fetched = fetch::import_bundle(*options.bundle, result.release.sha256, cache);
+  } else {
+    auto resolution = choose_release(root, options);
+    result.release = resolution.release;
+    fetch::BundleSource source;
+    source.url = result.release.url;
+    source.sha256 = result.release.sha256;
+    source.file_name = result.release.file_name();
+    source.size = result.release.size_bytes;
+    source.mirrors = options.mirrors;
+    source.allow_plain_http = true;  // every source here has a pinned SHA-256
+    log::info(fmt::format("fetching {} {} ({})", to_string(result.release.kind), result.release.version, source.file_name));
+    result.fetched = fetch::fetch_bundle(source, cache, options.transfer, observer);
+  }
+  if (options.export_to) {
+    result.exported = fetch::export_bundle(result.fetched, options.bundle ? options.bundle->filename().string()
+                                                                          : result.release.file_name(),
+                                           *options.export_to);
+  }
+  return result;
+}
+
+}  // namespace ibdriver::pipeline
