@@ -72,9 +72,10 @@ std::string PartFile::finish_hash() {
 }
 
 void PartFile::close() {
-  if (!fd_.valid()) return;
-  if (::fdatasync(fd_.get()) != 0) throw FileError(ExitCode::operation_failed, "cannot flush", path_, errno);
-  fd_.reset();
+  // No fsync: a cache entry is re-hashed before every reuse, so a crash cannot make torn bytes count.
+  if (fd_.valid() && ::close(fd_.release()) != 0) {
+    throw FileError(ExitCode::operation_failed, "cannot close", path_, errno);
+  }
 }
 
 void PartFile::remove() {

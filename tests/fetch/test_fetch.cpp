@@ -249,7 +249,7 @@ TEST_CASE("the overall time limit ends a download that keeps stalling", "[fetch]
   CHECK(std::chrono::steady_clock::now() - started < 8s);
 }
 
-TEST_CASE("--proxy sends the download through a real forward proxy", "[fetch][proxy]") {
+TEST_CASE("the --proxy option sends the download through a real forward proxy", "[fetch][proxy]") {
   Fixture fixture;
   test::ForwardProxy proxy;
   fixture.settings.proxy = proxy.url();

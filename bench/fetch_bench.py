@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Fetch benchmark: ibdriver fetch against the obvious shell pipeline, in the same run.
+
+A file (default 400 MB) is served over HTTPS on 127.0.0.1 by Debian's nginx (sendfile, one worker), with a
+test CA made for the run. Alternating, several rounds, medians:
+  (a) ibdriver fetch --url URL --sha256 SUM   (download, hash while streaming, cache)
+  (b) curl -o f URL && echo "SUM  f" | sha256sum -c
+  (c) curl -o f URL                              (the floor: transfer and file write alone)
+Prints the medians, a/b, a/c and the peak RSS of (a). Targets (issue 4): a/b <= 0.5, a/c <= 1.2,
+peak RSS <= 32 MiB. Usage: bench/fetch_bench.py [--size-mb 400] [--rounds 5] [--ibdriver build/src/ibdriver]
+"""
+import argparse
+import hashlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed(argv, cwd=None):
+    """Wall seconds and peak RSS (KiB) of one command, measured from outside."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.monotonic() - started
+    stderr = process.stderr.read().decode(errors="replace")
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit("benchmark command failed: %s\n%s" % (" ".join(argv), stderr))
+    return elapsed, usage.ru_maxrss
+
+
+def make_file(path, size_mb):
+    digest = hashlib.sha256()
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as out:
+        for i in range(size_mb):
+            chunk = bytes([i & 0xFF]) + block[1:]  # distinct blocks, cheap to make
+            out.write(chunk)
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def start_nginx(work, files, certs, port):
+    config = os.path.join(work, "nginx.conf")
+    with open(config, "w") as out:
+        out.write("""daemon off; worker_processes 1; pid %(w)s/nginx.pid; error_log %(w)s/error.log;
+events { worker_connections 64; }
+http { access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path %(w)s/tmp; proxy_temp_path %(w)s/tmp; fastcgi_temp_path %(w)s/tmp;
+  uwsgi_temp_path %(w)s/tmp; scgi_temp_path %(w)s/tmp;
+  server { listen 127.0.0.1:%(p)d ssl; ssl_certificate %(c)s/good.pem; ssl_certificate_key %(c)s/good.key;
+           root %(f)s; } }
+""" % {"w": work, "p": port, "c": certs, "f": files})
+    os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
+    process = subprocess.Popen(["nginx", "-c", config, "-p", work], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    sys.exit("nginx did not start")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=400)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--ibdriver", default=os.path.join(ROOT, "build", "src", "ibdriver"))
+    args = parser.parse_args()
+    for tool in ("nginx", "curl", "sha256sum", "openssl"):
+        if shutil.which(tool) is None:
+            sys.exit("bench needs %s (apt-get install nginx-light curl coreutils openssl)" % tool)
+
+    work = tempfile.mkdtemp(prefix="ibdriver-bench-")
+    os.chmod(work, 0o755)  # nginx workers run as www-data
+    nginx = None
+    try:
+        certs = os.path.join(work, "certs")
+        subprocess.run([sys.executable, os.path.join(ROOT, "tests", "servers", "make_test_certs.py"), certs], check=True)
+        files = os.path.join(work, "files")
+        os.makedirs(files)
+        name = "MLNX_OFED_LINUX-bench-x86_64.tgz"
+        sha = make_file(os.path.join(files, name), args.size_mb)
+        port = free_port()
+        nginx = start_nginx(work, files, certs, port)
+        url = "https://127.0.0.1:%d/%s" % (port, name)
+        ca = os.path.join(certs, "ca.pem")
+        out = os.path.join(work, "out")
+        os.makedirs(out)
+
+        commands = {
+            "a": [args.ibdriver, "fetch", "--url", url, "--sha256", sha, "--ca-bundle", ca, "--cache-dir",
+                  os.path.join(out, "cache"), "--log-file", "/dev/null", "-q"],
+            "b": ["sh", "-c", 'curl -sS --cacert "$1" -o f "$2" && echo "$3  f" | sha256sum -c --quiet -', "sh", ca, url, sha],
+            "c": ["curl", "-sS", "--cacert", ca, "-o", "f", url],
+        }
+        results = {key: [] for key in commands}
+        peaks = []
+        timed(commands["c"], cwd=out)  # warm-up: page cache, TLS session set-up
+        for _ in range(args.rounds):
+            for key in ("a", "b", "c"):
+                shutil.rmtree(os.path.join(out, "cache"), ignore_errors=True)
+                if os.path.exists(os.path.join(out, "f")):
+                    os.remove(os.path.join(out, "f"))
+                elapsed, peak = timed(commands[key], cwd=out)
+                results[key].append(elapsed)
+                if key == "a":
+                    peaks.append(peak)
+        medians = {key: statistics.median(values) for key, values in results.items()}
+        print("fetch benchmark: %d MB over HTTPS on 127.0.0.1 (nginx), %d rounds, medians" % (args.size_mb, args.rounds))
+        print("  (a) ibdriver fetch                      %.3f s  (%.0f MB/s)" % (medians["a"], args.size_mb / medians["a"]))
+        print("  (b) curl -o f && sha256sum -c           %.3f s" % medians["b"])
+        print("  (c) curl -o f (floor)                   %.3f s" % medians["c"])
+        print("  a/b = %.2f   (target <= 0.5)" % (medians["a"] / medians["b"]))
+        print("  a/c = %.2f   (target <= 1.2)" % (medians["a"] / medians["c"]))
+        print("  peak RSS of (a) = %.1f MiB (max over rounds; target <= 32 MiB)" % (max(peaks) / 1024))
+    finally:
+        if nginx:
+            nginx.terminate()
+            nginx.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
