@@ -1,6 +1,5 @@
 #include "fetch/downloader.hpp"
 
-#include <charconv>
 #include <exception>
 #include <thread>
 
@@ -10,6 +9,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "core/version.hpp"
+#include "fetch/response_headers.hpp"
 #include "fetch/retry_policy.hpp"
 #include "net/curl_handle.hpp"
 #include "net/extra_ca.hpp"
@@ -19,23 +19,6 @@ namespace ibdriver::fetch {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::optional<std::uint64_t> parse_number(std::string_view text) {
-  text = text::trim(text);
-  std::uint64_t value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-// The headers of the response being received (reset at each status line: redirects have their own).
-struct ResponseHeaders {
-  long status = 0;
-  std::optional<std::uint64_t> range_start;
-  std::optional<std::uint64_t> range_total;
-  std::optional<std::uint64_t> content_length;
-  std::optional<std::chrono::seconds> retry_after;
-};
 
 // What one attempt shares with libcurl's callbacks.
 struct Attempt {
@@ -59,32 +42,7 @@ struct Attempt {
 };
 
 size_t on_header(char* data, size_t size, size_t count, void* context) {
-  auto* attempt = static_cast<Attempt*>(context);
-  std::string_view line(data, size * count);
-  if (line.substr(0, 5) == "HTTP/") {
-    attempt->headers = {};
-    auto parts = text::split(text::trim(line), ' ');
-    if (parts.size() >= 2) attempt->headers.status = static_cast<long>(parse_number(parts[1]).value_or(0));
-    return size * count;
-  }
-  auto colon = line.find(':');
-  if (colon == std::string_view::npos) return size * count;
-  auto name = text::to_lower(text::trim(line.substr(0, colon)));
-  auto value = text::trim(line.substr(colon + 1));
-  if (name == "content-length") {
-    attempt->headers.content_length = parse_number(value);
-  } else if (name == "retry-after") {
-    attempt->headers.retry_after = parse_retry_after(value);
-  } else if (name == "content-range") {
-    // "bytes 100-999/1000" (total may be "*")
-    if (value.substr(0, 6) == "bytes ") {
-      auto range = value.substr(6);
-      auto dash = range.find('-');
-      auto slash = range.find('/');
-      if (dash != std::string_view::npos) attempt->headers.range_start = parse_number(range.substr(0, dash));
-      if (slash != std::string_view::npos) attempt->headers.range_total = parse_number(range.substr(slash + 1));
-    }
-  }
+  parse_header_line(std::string_view(data, size * count), static_cast<Attempt*>(context)->headers);
   return size * count;
 }
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "fetch/downloader.hpp"
+#include "fetch/response_headers.hpp"
 #include "fetch/retry_policy.hpp"
 
 using namespace ibdriver::fetch;
@@ -50,4 +51,28 @@ TEST_CASE("a mirror URL puts the file name before the query", "[mirror]") {
         "https://acct.blob.core.windows.net/drivers/MLNX.tgz?sv=2022&sig=abc");
   CHECK(mirror_url("https://mirror.example/ofed/", "MLNX.tgz") == "https://mirror.example/ofed/MLNX.tgz");
   CHECK(mirror_url("https://mirror.example", "a.deb") == "https://mirror.example/a.deb");
+}
+
+TEST_CASE("response headers: each status line starts a new response; bad values are ignored", "[headers]") {
+  ResponseHeaders headers;
+  parse_header_line("HTTP/1.1 302 Found\r\n", headers);
+  parse_header_line("Content-Length: 0\r\n", headers);
+  parse_header_line("HTTP/1.1 206 Partial Content\r\n", headers);
+  parse_header_line("content-range: bytes 100-999/1000\r\n", headers);
+  parse_header_line("Content-Length: 900\r\n", headers);
+  CHECK(headers.status == 206);
+  CHECK(headers.range_start == 100u);
+  CHECK(headers.range_total == 1000u);
+  CHECK(headers.content_length == 900u);
+  parse_header_line("HTTP/1.1 200 OK\r\n", headers);
+  CHECK_FALSE(headers.range_start.has_value());
+  parse_header_line("Content-Range: bytes */1000\r\n", headers);
+  CHECK_FALSE(headers.range_start.has_value());
+  CHECK(headers.range_total == 1000u);
+  parse_header_line("Content-Length: -5\r\n", headers);
+  CHECK_FALSE(headers.content_length.has_value());
+  parse_header_line("Content-Length: 99999999999999999999999\r\n", headers);
+  CHECK_FALSE(headers.content_length.has_value());
+  parse_header_line("HTTP/1.1 99999999999 Huge\r\n", headers);
+  CHECK(headers.status == 0);
 }
