@@ -213,7 +213,6 @@ class Transfer {
                     "raise --timeout, or run again to resume");
       }
       std::string reason;
-      bool retry = false;
       if (attempt.wrong_file) {
         part_.truncate();
         failures_.push_back({shown, attempt.abort_reason, "the mirror or URL serves a different file than the catalog row"});
@@ -222,24 +221,22 @@ class Transfer {
       if (attempt.restart_from_zero) {
         part_.truncate();
         reason = attempt.abort_reason;
-        retry = true;
       } else if (attempt.headers.status == 416) {
         if (request_.expected_size && part_.size() == *request_.expected_size) {
-          if (verified(shown, restarted_after_mismatch, retry, reason)) return true;
-          if (!retry) return false;
+          auto check = verify(shown, restarted_after_mismatch, reason);
+          if (check != Check::retry_from_zero) return check == Check::verified;
         } else {
           part_.truncate();
           reason = "the server cannot resume from where the earlier bytes end (416): starting over";
-          retry = true;
         }
       } else {
         switch (classify_attempt(code, attempt.headers.status, attempt.stalled)) {
-          case AttemptVerdict::done:
-            if (verified(shown, restarted_after_mismatch, retry, reason)) return true;
-            if (!retry) return false;
+          case AttemptVerdict::done: {
+            auto check = verify(shown, restarted_after_mismatch, reason);
+            if (check != Check::retry_from_zero) return check == Check::verified;
             break;
+          }
           case AttemptVerdict::retry:
-            retry = true;
             reason = attempt.stalled ? fmt::format("no data for {} s", settings_.stall_timeout.count() / 1000)
                      : attempt.headers.status >= 400 ? fmt::format("HTTP {}", attempt.headers.status)
                                                      : describe_curl_failure(code, curl, url);
@@ -270,29 +267,29 @@ class Transfer {
     return false;
   }
 
+  enum class Check { verified, retry_from_zero, rejected };
+
   // Checks the finished bytes. A mismatch after a resume is retried once from zero (the splice may be
   // at fault); otherwise the bytes are dropped and the source is recorded as lying.
-  bool verified(const std::string& shown, bool& restarted, bool& retry, std::string& reason) {
+  Check verify(const std::string& shown, bool& restarted, std::string& reason) {
     auto actual = part_.finish_hash();
     if (actual == request_.sha256) {
       outcome_.sha256 = actual;
       outcome_.bytes = part_.size();
       outcome_.url = shown;
-      return true;
+      return Check::verified;
     }
     bool was_resumed = outcome_.resumed;
     part_.truncate();
     if (was_resumed && !restarted) {
       restarted = true;
-      retry = true;
       reason = fmt::format("SHA-256 mismatch after resuming (got {}): downloading again from byte 0", actual);
-      return false;
+      return Check::retry_from_zero;
     }
     failures_.push_back({shown, fmt::format("SHA-256 mismatch: expected {}, got {} (the bytes were deleted)",
                                             request_.sha256, actual),
                          "the file at this URL is not the release the catalog describes; use another mirror or URL"});
-    retry = false;
-    return false;
+    return Check::rejected;
   }
 
   CURLcode perform(net::CurlHandle& curl, const std::string& url, Attempt& attempt) {

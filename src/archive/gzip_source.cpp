@@ -1,0 +1,83 @@
+#include "archive/gzip_source.hpp"
+
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+
+#if IBDRIVER_HAVE_ISAL
+#include <isa-l/igzip_lib.h>
+#endif
+
+namespace ibdriver::archive {
+
+bool looks_like_gzip(std::string_view head) {
+  return head.size() >= 2 && static_cast<unsigned char>(head[0]) == 0x1f && static_cast<unsigned char>(head[1]) == 0x8b;
+}
+
+#if IBDRIVER_HAVE_ISAL
+
+bool have_isal() { return true; }
+
+struct GzipInflateSource::State {
+  inflate_state inflate{};
+};
+
+GzipInflateSource::GzipInflateSource(ByteSource& compressed, std::string name)
+    : compressed_(compressed), name_(std::move(name)), state_(std::make_unique<State>()), output_(1 << 20) {
+  isal_inflate_init(&state_->inflate);
+  state_->inflate.crc_flag = ISAL_GZIP;
+}
+
+GzipInflateSource::~GzipInflateSource() = default;
+
+std::string_view GzipInflateSource::next() {
+  auto& inflate = state_->inflate;
+  while (!finished_) {
+    if (pending_input_.empty() && !input_done_) {
+      pending_input_ = compressed_.next();
+      if (pending_input_.empty()) input_done_ = true;
+    }
+    if (inflate.block_state == ISAL_BLOCK_FINISH) {
+      // One gzip member ended; another may follow (multi-member files), else the stream is done.
+      while (pending_input_.empty() && !input_done_) {
+        pending_input_ = compressed_.next();
+        if (pending_input_.empty()) input_done_ = true;
+      }
+      if (pending_input_.empty()) {
+        finished_ = true;
+        break;
+      }
+      isal_inflate_reset(&inflate);
+      inflate.crc_flag = ISAL_GZIP;
+    }
+    inflate.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(pending_input_.data()));
+    inflate.avail_in = static_cast<std::uint32_t>(pending_input_.size());
+    inflate.next_out = output_.data();
+    inflate.avail_out = static_cast<std::uint32_t>(output_.size());
+    int status = isal_inflate(&inflate);
+    pending_input_.remove_prefix(pending_input_.size() - inflate.avail_in);
+    if (status < 0) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("{} is not a valid gzip stream (ISA-L error {} after {} compressed bytes)", name_,
+                              status, compressed_.consumed()),
+                  "the file is corrupt or truncated: fetch it again");
+    }
+    std::size_t produced = output_.size() - inflate.avail_out;
+    if (produced > 0) return count(std::string_view(reinterpret_cast<const char*>(output_.data()), produced));
+    if (input_done_ && pending_input_.empty() && inflate.block_state != ISAL_BLOCK_FINISH) {
+      throw Error(ExitCode::operation_failed, fmt::format("{} ends in the middle of its gzip stream", name_),
+                  "the file is truncated: fetch it again");
+    }
+  }
+  return {};
+}
+
+#else
+
+bool have_isal() { return false; }
+
+#endif
+
+}  // namespace ibdriver::archive
