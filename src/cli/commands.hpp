@@ -4,6 +4,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "archive/extraction_limits.hpp"
+#include "archive/extract.hpp"
 #include "cli/options.hpp"
 #include "core/exit_code.hpp"
 
@@ -18,5 +22,10 @@ struct Command {
 Command add_detect_command(CLI::App& app, GlobalOptions& global);
 Command add_plan_command(CLI::App& app, GlobalOptions& global);
 Command add_fetch_command(CLI::App& app, GlobalOptions& global);
+Command add_unpack_command(CLI::App& app, GlobalOptions& global);
+
+// --max-bytes, --max-entries, --max-path, --max-ratio (unpack, fetch --unpack-to).
+void add_extraction_limits(CLI::App& command, archive::ExtractionLimits& limits);
+nlohmann::json report_json(const archive::ExtractionReport& report);
 
 }  // namespace ibdriver::cli

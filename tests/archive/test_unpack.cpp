@@ -1,0 +1,213 @@
+// Real archives built by tests/fixtures/make_archive.py (hostile ones included), dpkg-deb and rpmbuild.
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+
+#include "archive/entry_path.hpp"
+#include "archive/extract.hpp"
+#include "core/error.hpp"
+#include "core/process.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace ibdriver;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path make_archive(const test::TempDir& dir, const std::string& kind) {
+  auto output = dir.path() / kind;
+  auto result = run_process({"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_archive.py", kind, output.string()});
+  if (!result.succeeded()) FAIL("cannot build the " << kind << " archive: " << result.err);
+  return output;
+}
+
+// Every path below `root` with its type, mode, size and content or link target.
+std::map<std::string, std::string> snapshot(const fs::path& root) {
+  std::map<std::string, std::string> tree;
+  for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
+    struct stat status {};
+    ::lstat(it->path().c_str(), &status);
+    std::string description = fmt::format("mode {:o}", status.st_mode);
+    if (S_ISLNK(status.st_mode)) {
+      description += " -> " + fs::read_symlink(it->path()).string();
+    } else if (S_ISREG(status.st_mode)) {
+      std::ifstream in(it->path(), std::ios::binary);
+      description += " " + std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    tree[fs::relative(it->path(), root).string()] = description;
+  }
+  return tree;
+}
+
+// Nothing outside `target` may change: the folder holding it must have exactly what it had.
+std::set<std::string> listing(const fs::path& folder) {
+  std::set<std::string> names;
+  for (const auto& entry : fs::directory_iterator(folder)) names.insert(entry.path().filename().string());
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("entry paths are normalized or refused", "[unpack][paths]") {
+  using archive::normalize_entry_path;
+  CHECK(normalize_entry_path("./a//b/./c", 4096).path == "a/b/c");
+  CHECK(normalize_entry_path("./", 4096).path == ".");
+  CHECK_FALSE(normalize_entry_path("/etc/passwd", 4096).path);
+  CHECK_FALSE(normalize_entry_path("a/../../b", 4096).path);
+  CHECK_FALSE(normalize_entry_path("a/..", 4096).path);
+  CHECK_FALSE(normalize_entry_path(std::string("a\0b", 3), 4096).path);
+  CHECK_FALSE(normalize_entry_path(std::string(300, 'a'), 4096).path);
+  CHECK_FALSE(normalize_entry_path("abc/def", 5).path);
+  CHECK(archive::symlink_stays_inside("a/b/link", "../c"));
+  CHECK(archive::symlink_stays_inside("a/link", "../c"));
+  CHECK_FALSE(archive::symlink_stays_inside("link", "../c"));
+  CHECK_FALSE(archive::symlink_stays_inside("a/link", "/etc"));
+  CHECK_FALSE(archive::symlink_stays_inside("a/link", "x/../../.."));
+  CHECK_FALSE(archive::symlink_stays_inside("a/link", ""));
+}
+
+TEST_CASE("benign archives round-trip exactly, as GNU tar unpacks them", "[unpack]") {
+  auto kind = GENERATE(as<std::string>{}, "benign.tar", "benign.tar.gz", "benign.tgz", "benign.tar.xz", "benign.tar.bz2",
+                       "benign.tar.zst");
+  INFO(kind);
+  test::TempDir dir;
+  auto file = make_archive(dir, kind);
+  auto report = archive::unpack_file(file, dir.path() / "ours", {});
+  CHECK(report.entries == 10);
+  CHECK(report.files == 4);
+  CHECK(report.symlinks == 1);
+  CHECK(report.hardlinks == 1);
+  CHECK(report.isal == (kind == "benign.tar.gz" || kind == "benign.tgz"));
+  fs::create_directories(dir.path() / "gnu");
+  auto tar = run_process({"tar", "-xf", file.string(), "-C", (dir.path() / "gnu").string(), "--no-same-owner"});
+  REQUIRE(tar.succeeded());
+  CHECK(snapshot(dir.path() / "ours") == snapshot(dir.path() / "gnu"));
+}
+
+TEST_CASE("hostile archives are refused with exit 14, naming the archive and the entry, leaving nothing", "[unpack]") {
+  struct Case {
+    const char* kind;
+    const char* entry;
+    const char* reason;
+  };
+  auto item = GENERATE(values<Case>({
+      {"absolute", "/tmp/ibdriver-evil-absolute", "absolute"},
+      {"dotdot", "ok/../../ibdriver-evil-dotdot", "climbs out"},
+      {"symlink-escape", "escape", "points outside"},
+      {"symlink-absolute", "escape", "points outside"},
+      {"through-symlink", "link/file", "passes through \"link\""},
+      {"hardlink-escape", "passwd", "hard link"},
+      {"hardlink-missing", "link", "not a file this archive wrote"},
+      {"device", "sda", "device node"},
+      {"chardev", "null", "device node"},
+      {"fifo", "pipe", "FIFO"},
+      {"pax-path", "../ibdriver-evil-pax", "climbs out"},
+      {"gnu-longname", "/../../bbbbbbbbbbbbbbbbbbbb/ibdriver-evil-gnu", "climbs out"},
+      {"duplicate", "same", "duplicate"},
+      {"gzip-bomb", "zeros", "decompression bomb"},
+      {"truncated", "", "truncated"},
+      {"corrupt-gzip", "", ""},
+      {"long-path", "dddd", "longer than 4096"},
+  }));
+  INFO(item.kind);
+  test::TempDir dir;
+  auto file = make_archive(dir, item.kind);
+  fs::create_directories(dir.path() / "work");
+  auto before = listing(dir.path() / "work");
+  try {
+    archive::unpack_file(file, dir.path() / "work" / "target", {});
+    FAIL("expected a refusal");
+  } catch (const Error& error) {
+    CHECK(error.code() == ExitCode::operation_failed);
+    std::string message = error.what();
+    CHECK_THAT(message, Catch::Contains(item.kind));  // the archive's file name
+    CHECK_THAT(message, Catch::Contains(item.entry) && Catch::Contains(item.reason));
+  }
+  CHECK(listing(dir.path() / "work") == before);  // no target, no staging folder
+  CHECK_FALSE(fs::exists("/tmp/ibdriver-evil-absolute"));
+  CHECK_FALSE(fs::exists(dir.path() / "ibdriver-evil-dotdot"));
+  CHECK_FALSE(fs::exists(dir.path() / "work" / "ibdriver-evil-pax"));
+}
+
+TEST_CASE("setuid, setgid and sticky bits are stripped; ownership is not restored", "[unpack]") {
+  test::TempDir dir;
+  auto file = make_archive(dir, "setuid");
+  archive::unpack_file(file, dir.path() / "out", {});
+  CHECK((fs::status(dir.path() / "out/tool").permissions() & fs::perms::mask) == fs::perms(0755));
+  CHECK((fs::status(dir.path() / "out/shared").permissions() & fs::perms::mask) == fs::perms(0777));
+}
+
+TEST_CASE("the limits are configurable", "[unpack]") {
+  test::TempDir dir;
+  archive::ExtractionLimits limits;
+  limits.max_entries = 10;
+  CHECK_THROWS_WITH(archive::unpack_file(make_archive(dir, "many-entries"), dir.path() / "a", limits),
+                    Catch::Contains("more than 10 entries"));
+  limits = {};
+  limits.max_total_bytes = 1000;
+  CHECK_THROWS_WITH(archive::unpack_file(make_archive(dir, "benign.tgz"), dir.path() / "b", limits),
+                    Catch::Contains("limit of 1000 bytes"));
+  limits = {};
+  limits.max_ratio = 2;
+  limits.ratio_grace_bytes = 0;
+  CHECK_THROWS_WITH(archive::unpack_file(dir.path() / "benign.tgz", dir.path() / "c", limits),
+                    Catch::Contains("decompression bomb"));
+  CHECK_FALSE(fs::exists(dir.path() / "a"));
+  CHECK_FALSE(fs::exists(dir.path() / "b"));
+}
+
+TEST_CASE("a target that already holds files is left alone", "[unpack]") {
+  test::TempDir dir;
+  auto file = make_archive(dir, "benign.tgz");
+  fs::create_directories(dir.path() / "busy");
+  std::ofstream(dir.path() / "busy" / "keep") << "mine";
+  CHECK_THROWS_WITH(archive::unpack_file(file, dir.path() / "busy", {}), Catch::Contains("not an empty folder"));
+  CHECK(listing(dir.path() / "busy") == std::set<std::string>{"keep"});
+  fs::create_directories(dir.path() / "empty");
+  CHECK_NOTHROW(archive::unpack_file(file, dir.path() / "empty", {}));
+}
+
+TEST_CASE("a .deb is listed and its data unpacked", "[unpack][deb]") {
+  test::TempDir dir;
+  auto package = dir.path() / "pkg";
+  fs::create_directories(package / "DEBIAN");
+  fs::create_directories(package / "usr/share/ibdriver-test");
+  std::ofstream(package / "DEBIAN/control") << "Package: ibdriver-test\nVersion: 1.0\nArchitecture: all\n"
+                                               "Maintainer: test <test@example.com>\nDescription: test\n";
+  std::ofstream(package / "usr/share/ibdriver-test/hello") << "hello\n";
+  auto built = run_process({"dpkg-deb", "--build", "-Zxz", package.string(), (dir.path() / "test.deb").string()});
+  REQUIRE(built.succeeded());
+  archive::FileByteSource source(dir.path() / "test.deb");
+  auto entries = archive::list_archive(source, "test.deb", {});
+  bool found = false;
+  for (const auto& entry : entries) found = found || entry.path == "usr/share/ibdriver-test/hello";
+  CHECK(found);
+  archive::unpack_file(dir.path() / "test.deb", dir.path() / "out", {});
+  std::ifstream in(dir.path() / "out/usr/share/ibdriver-test/hello");
+  std::string line;
+  std::getline(in, line);
+  CHECK(line == "hello");
+}
+
+TEST_CASE("an .rpm's payload is listed and unpacked", "[unpack][rpm]") {
+  test::TempDir dir;
+  std::ofstream(dir.path() / "test.spec")
+      << "Name: ibdriver-test\nVersion: 1.0\nRelease: 1\nSummary: test\nLicense: MIT\nBuildArch: noarch\n"
+         "%description\ntest\n%install\nmkdir -p %{buildroot}/usr/share/ibdriver-test\n"
+         "echo hello > %{buildroot}/usr/share/ibdriver-test/hello\n%files\n/usr/share/ibdriver-test/hello\n";
+  auto built = run_process({"rpmbuild", "-bb", "--define", "_topdir " + (dir.path() / "top").string(),
+                            (dir.path() / "test.spec").string()});
+  REQUIRE(built.succeeded());
+  auto rpm = dir.path() / "top/RPMS/noarch/ibdriver-test-1.0-1.noarch.rpm";
+  archive::unpack_file(rpm, dir.path() / "out", {});
+  std::ifstream in(dir.path() / "out/usr/share/ibdriver-test/hello");
+  std::string line;
+  std::getline(in, line);
+  CHECK(line == "hello");
+}
