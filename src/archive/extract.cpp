@@ -232,6 +232,14 @@ StagedUnpack::~StagedUnpack() {
   fs::remove_all(staging_, error);  // never follows symlinks
 }
 
+void StagedUnpack::clear() {
+  std::error_code error;
+  fs::remove_all(staging_, error);
+  if (!fs::create_directory(staging_, error) || error) {
+    throw FileError(ExitCode::operation_failed, "cannot create the staging folder", staging_, error.value());
+  }
+}
+
 void StagedUnpack::promote() {
   std::error_code error;
   if (fs::is_directory(target_, error) && fs::is_empty(target_, error)) fs::remove(target_, error);

@@ -47,6 +47,7 @@ class StagedUnpack {
 
   const std::filesystem::path& staging() const { return staging_; }
   void promote();  // rename staging -> target
+  void clear();    // empties the staging folder (to start over)
 
  private:
   std::filesystem::path target_;

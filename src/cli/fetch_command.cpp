@@ -23,7 +23,9 @@ void print_result(const pipeline::FetchStageResult& result, bool json) {
                           {"resumed", fetched.resumed},
                           {"attempts", fetched.attempts},
                           {"source", fetched.url},
-                          {"exported", result.exported ? nlohmann::json(result.exported->string()) : nlohmann::json(nullptr)}};
+                          {"exported", result.exported ? nlohmann::json(result.exported->string()) : nlohmann::json(nullptr)},
+                          {"unpacked", result.unpacked ? report_json(*result.unpacked) : nlohmann::json(nullptr)},
+                          {"streamed", result.streamed}};
     fmt::print("{}\n", out.dump(2));
     return;
   }
@@ -45,6 +47,7 @@ Command add_fetch_command(CLI::App& app, GlobalOptions& global) {
     std::optional<std::string> cache_dir;
     std::optional<std::string> export_to;
     std::optional<std::string> bundle;
+    std::optional<std::string> unpack_to;
   };
   auto state = std::make_shared<State>();
   auto& options = state->options;
@@ -59,6 +62,9 @@ Command add_fetch_command(CLI::App& app, GlobalOptions& global) {
   parser->add_option("--proxy", options.transfer.proxy, "Proxy URL (default: https_proxy/no_proxy from the environment)");
   parser->add_option("--to", state->export_to, "Also write the bundle and FILE.sha256 here (an offline bundle)");
   parser->add_option("--bundle", state->bundle, "Verify an offline bundle and put it into the cache instead of downloading");
+  parser->add_option("--unpack-to", state->unpack_to,
+                     "Also unpack the bundle into this new folder, while it downloads (promoted after the SHA-256 matched)");
+  add_extraction_limits(*parser, options.limits);
   parser->add_option("--stall-timeout", state->stall_seconds, "Abort and resume a transfer without data for this long (s)")
       ->check(CLI::PositiveNumber);
   parser->add_option("--timeout", state->timeout_seconds, "Give up after this long in all (s)")->check(CLI::PositiveNumber);
@@ -71,6 +77,7 @@ Command add_fetch_command(CLI::App& app, GlobalOptions& global) {
             if (state->cache_dir) fetch_options.cache_dir = *state->cache_dir;
             if (state->export_to) fetch_options.export_to = *state->export_to;
             if (state->bundle) fetch_options.bundle = *state->bundle;
+            if (state->unpack_to) fetch_options.unpack_to = *state->unpack_to;
             ProgressReporter progress(stderr, global.quiet || global.json);
             auto result = pipeline::run_fetch(global.system_root(), fetch_options, progress);
             progress.finish();

@@ -94,7 +94,9 @@ size_t on_body(char* data, size_t size, size_t count, void* context) {
       attempt->abort_reason = fmt::format("the server sent more than the {} bytes the catalog gives", *expected);
       return 0;
     }
+    const auto offset = attempt->part->size();
     attempt->part->append(data, bytes);
+    attempt->observer->on_data(offset, data, bytes);
     attempt->last_byte = Clock::now();
   } catch (...) {
     attempt->failure = std::current_exception();

@@ -18,6 +18,9 @@ class DownloadObserver {
   virtual void on_source(std::string_view /*shown_url*/, std::uint64_t /*resume_from*/) {}
   virtual void on_progress(std::uint64_t /*bytes*/, std::optional<std::uint64_t> /*total*/) {}
   virtual void on_retry(std::string_view /*reason*/, int /*attempt*/, std::chrono::milliseconds /*wait*/) {}
+  // The bytes as they are written at `offset` of the file (a streaming consumer can unpack them
+  // while they arrive; an offset it did not expect means the download restarted).
+  virtual void on_data(std::uint64_t /*offset*/, const char* /*data*/, std::size_t /*size*/) {}
 };
 
 struct DownloadRequest {

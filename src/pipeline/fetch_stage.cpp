@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "net/extra_ca.hpp"
+#include "pipeline/streamed_unpack.hpp"
 
 namespace ibdriver::pipeline {
 
@@ -82,7 +83,17 @@ FetchStageResult run_fetch(const SystemRoot& root, const FetchOptions& options, 
     source.mirrors = options.mirrors;
     source.allow_plain_http = true;  // every source here has a pinned SHA-256
     log::info(fmt::format("fetching {} {} ({})", to_string(result.release.kind), result.release.version, source.file_name));
-    result.fetched = fetch::fetch_bundle(source, cache, options.transfer, observer);
+    if (options.unpack_to) {
+      auto unpacked = fetch_and_unpack(source, cache, options.transfer, observer, *options.unpack_to, options.limits);
+      result.fetched = unpacked.fetched;
+      result.unpacked = unpacked.report;
+      result.streamed = unpacked.streamed;
+    } else {
+      result.fetched = fetch::fetch_bundle(source, cache, options.transfer, observer);
+    }
+  }
+  if (options.unpack_to && !result.unpacked) {
+    result.unpacked = unpack_verified(result.fetched.path, result.release.file_name(), *options.unpack_to, options.limits);
   }
   if (options.export_to) {
     result.exported = fetch::export_bundle(result.fetched, options.bundle ? options.bundle->filename().string()

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "archive/extract.hpp"
 #include "catalog/resolver.hpp"
 #include "core/system_root.hpp"
 #include "fetch/bundle_fetch.hpp"
@@ -19,12 +20,16 @@ struct FetchOptions {
   fetch::TransferSettings transfer;
   std::optional<std::filesystem::path> export_to;  // --to DIR
   std::optional<std::filesystem::path> bundle;     // --bundle FILE (offline)
+  std::optional<std::filesystem::path> unpack_to;  // --unpack-to DIR: streamed, promoted after the hash matched
+  archive::ExtractionLimits limits;
 };
 
 struct FetchStageResult {
   catalog::DriverRelease release;  // what was fetched (for --bundle: the row it matched, or a pinned one)
   fetch::FetchResult fetched;
   std::optional<std::filesystem::path> exported;
+  std::optional<archive::ExtractionReport> unpacked;
+  bool streamed = false;
 };
 
 // The fetch stage: choose the release (exit 10-13 from detection, 12 without a release), then bring
