@@ -40,6 +40,10 @@ catalog::Resolution choose_release(const SystemRoot& root, const FetchOptions& o
   return *plan.resolution;
 }
 
+}  // namespace
+
+std::filesystem::path default_cache_dir(const SystemRoot& root) { return root.path("/var/cache/ibdriver"); }
+
 // The release an offline bundle is: the catalog row with its file name, or the --sha256 given.
 catalog::DriverRelease release_for_bundle(const FetchOptions& options) {
   auto name = options.bundle->filename().string();
@@ -56,9 +60,6 @@ catalog::DriverRelease release_for_bundle(const FetchOptions& options) {
               "pass its SHA-256 with --sha256, or keep the file name `ibdriver fetch --to` gave it");
 }
 
-}  // namespace
-
-std::filesystem::path default_cache_dir(const SystemRoot& root) { return root.path("/var/cache/ibdriver"); }
 
 FetchStageResult run_fetch(const SystemRoot& root, const FetchOptions& options, fetch::DownloadObserver& observer) {
   if (options.plan.driver_url.has_value() != options.plan.sha256.has_value() && !options.bundle) {

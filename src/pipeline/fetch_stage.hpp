@@ -38,4 +38,7 @@ FetchStageResult run_fetch(const SystemRoot& root, const FetchOptions& options, 
 
 std::filesystem::path default_cache_dir(const SystemRoot& root);
 
+// The release an offline bundle is: the catalog row with its file name, or the --sha256 given.
+catalog::DriverRelease release_for_bundle(const FetchOptions& options);
+
 }  // namespace ibdriver::pipeline

@@ -1,0 +1,107 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/progress.hpp"
+#include "cli/text_report.hpp"
+#include "core/log.hpp"
+#include "pipeline/install_stage.hpp"
+
+namespace ibdriver::cli {
+
+Command add_install_command(CLI::App& app, GlobalOptions& global) {
+  struct State {
+    pipeline::InstallOptions options;
+    bool yes = false;
+    bool no_validate = false;
+    std::vector<std::string> mirrors;
+    std::optional<std::string> bundle;
+    std::optional<std::string> ca_bundle;
+    std::optional<std::string> cache_dir;
+    double lock_wait = 600;
+  };
+  auto state = std::make_shared<State>();
+  auto& options = state->options;
+  auto* parser = app.add_subcommand("install", "Install the InfiniBand drivers: fetch, verify, unpack, packages, DKMS, configure");
+  parser->add_flag("--json", global.json, "Print the result as JSON");
+  parser->add_flag("-y,--yes", state->yes, "Do not ask (unattended runs; ibdriver never prompts anyway)");
+  parser->add_flag("--dry-run", options.dry_run, "Print the plan and change nothing");
+  parser->add_flag("--no-validate", state->no_validate, "Skip the libibverbs validation at the end");
+  add_plan_options(*parser, options.fetch.plan, OptionSet::install_plan);
+  parser->add_option("--bundle", state->bundle, "Install from an offline bundle (written by `ibdriver fetch --to`)");
+  parser->add_option("--mirror", options.fetch.mirrors, "Base URL of a mirror holding the bundle (repeatable)");
+  parser->add_option("--cache-dir", state->cache_dir, "Download cache (default <root>/var/cache/ibdriver)");
+  parser->add_option("--ca-bundle", state->ca_bundle, "Also trust the CA certificates of this PEM file")
+      ->envname("IBDRIVER_CA_BUNDLE");
+  parser->add_option("--proxy", options.fetch.transfer.proxy, "Proxy URL for the download");
+  parser->add_option("--lock-wait", state->lock_wait, "Wait this long for another ibdriver or dpkg (s)")
+      ->check(CLI::NonNegativeNumber);
+  parser->add_option("--jobs", options.dkms.jobs, "Parallel make jobs for DKMS (default: all processors)");
+  return {parser, [state, &global] {
+            auto& install_options = state->options;
+            install_options.validate = !state->no_validate;
+            if (state->bundle) install_options.fetch.bundle = *state->bundle;
+            if (state->ca_bundle) install_options.fetch.transfer.extra_ca = *state->ca_bundle;
+            if (state->cache_dir) install_options.fetch.cache_dir = *state->cache_dir;
+            install_options.lock_wait = std::chrono::seconds(static_cast<long long>(state->lock_wait));
+            install_options.packages.lock_timeout = install_options.lock_wait;
+            ProgressReporter progress(stderr, global.quiet || global.json);
+            auto result = pipeline::run_install(global.system_root(), install_options, progress);
+            progress.finish();
+            if (global.json) {
+              fmt::print("{}\n", nlohmann::json{{"plan", result.plan},
+                                                {"dry_run", install_options.dry_run},
+                                                {"nothing_to_do", result.nothing_to_do},
+                                                {"stages", result.stages},
+                                                {"seconds", result.seconds},
+                                                {"journal", result.journal}}
+                                     .dump(2));
+            } else if (install_options.dry_run) {
+              print_plan(stdout, result.plan);
+            } else {
+              fmt::print("{} {}: {} in {:.1f} s\n", result.journal.release_file, result.nothing_to_do ? "already installed" : "installed",
+                         result.stages.empty() ? std::string("nothing to do") : fmt::format("{}", fmt::join(result.stages, ", ")),
+                         result.seconds);
+            }
+            return ExitCode::success;
+          }};
+}
+
+Command add_status_command(CLI::App& app, GlobalOptions& global) {
+  auto* parser = app.add_subcommand("status", "What ibdriver installed, for which kernels, and whether it is still true");
+  parser->add_flag("--json", global.json, "Print the status as JSON");
+  return {parser, [&global] {
+            auto status = pipeline::installation_status(global.system_root());
+            if (global.json) {
+              fmt::print("{}\n", nlohmann::json(status).dump(2));
+            } else if (!status.journal) {
+              fmt::print("ibdriver has installed nothing here\n");
+            } else {
+              const auto& journal = *status.journal;
+              fmt::print("release   {} ({})\n", journal.release_file, journal.sha256);
+              fmt::print("packages  {}\n", fmt::join(journal.packages, " "));
+              for (const auto& [module, kernels] : journal.dkms_kernels) {
+                fmt::print("dkms      {}/{}: {}\n", module, journal.dkms_modules.at(module), fmt::join(kernels, ", "));
+              }
+              for (const auto& change : journal.configuration) fmt::print("config    {} ({})\n", change.file, change.action);
+              fmt::print("kernels   {}\n", fmt::join(status.kernels, ", "));
+              fmt::print("state     {}\n", status.healthy() ? "healthy" : "needs repair: run `ibdriver install` again");
+              for (const auto& line : status.missing) fmt::print("  - {}\n", line);
+            }
+            return status.journal && !status.healthy() ? ExitCode::operation_failed : ExitCode::success;
+          }};
+}
+
+Command add_uninstall_command(CLI::App& app, GlobalOptions& global) {
+  auto yes = std::make_shared<bool>(false);
+  auto* parser = app.add_subcommand("uninstall", "Remove what ibdriver installed and restore what it changed");
+  parser->add_flag("-y,--yes", *yes, "Do not ask (ibdriver never prompts anyway)");
+  return {parser, [&global] {
+            auto removed = pipeline::run_uninstall(global.system_root(), std::chrono::seconds(600));
+            if (!removed.release_file.empty()) fmt::print("removed {}\n", removed.release_file);
+            return ExitCode::success;
+          }};
+}
+
+}  // namespace ibdriver::cli

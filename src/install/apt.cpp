@@ -1,0 +1,165 @@
+#include "install/apt.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <set>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/process.hpp"
+#include "core/text.hpp"
+#include "core/unique_fd.hpp"
+
+namespace ibdriver::install {
+
+namespace {
+
+constexpr const char* source_file = "/etc/apt/sources.list.d/ibdriver.list";
+
+// apt's own error lines ("E: ..."), else the tail of its output.
+std::string apt_errors(const ProcessResult& result) {
+  std::vector<std::string> lines;
+  for (const auto& stream : {result.err, result.out}) {
+    for (auto line : text::split(stream, '\n')) {
+      if (line.substr(0, 3) == "E: " || line.substr(0, 6) == "dpkg: ") lines.emplace_back(text::trim(line));
+    }
+  }
+  if (lines.empty()) return result.tail(8);
+  return fmt::format("{}", fmt::join(lines, "\n"));
+}
+
+}  // namespace
+
+AptPackageManager::AptPackageManager(const SystemRoot& root, const PackageManagerSettings& settings)
+    : root_(root), settings_(settings) {
+  if (!root_.is_host_root()) {
+    throw Error(ExitCode::usage, "installing packages needs --root / (run ibdriver inside the chroot instead)",
+                "apt and dpkg change the system they run on");
+  }
+}
+
+void AptPackageManager::wait_for_lock_message() const {
+  // Who holds the dpkg front-end lock, if anyone: said once, then apt waits (DPkg::Lock::Timeout).
+  UniqueFd fd(::open("/var/lib/dpkg/lock-frontend", O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return;
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  if (::fcntl(fd.get(), F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) {
+    std::string holder;
+    if (auto comm = read_file_if_exists(fmt::format("/proc/{}/comm", probe.l_pid), 256)) holder = std::string(text::trim(*comm));
+    log::info(fmt::format("another package manager (PID {}{}) holds the dpkg lock: waiting up to {} s", probe.l_pid,
+                          holder.empty() ? "" : ", " + holder, settings_.lock_timeout.count()));
+  }
+}
+
+std::vector<std::string> AptPackageManager::add_repository(const LocalRepository& repository) {
+  write_file_atomically(source_file,
+                        fmt::format("# Written by ibdriver: the verified driver bundle's packages. `ibdriver uninstall` removes it.\n"
+                                    "deb [trusted=yes] file:{} ./\n",
+                                    repository.directory.string()));
+  ProcessOptions options;
+  options.time_limit = settings_.command_timeout;
+  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"};
+  wait_for_lock_message();
+  // Only this source is refreshed: no network, and other sources' state is left alone.
+  auto result = run_process({"apt-get", "update", "-q", "-o", fmt::format("Dir::Etc::sourcelist={}", source_file),
+                             "-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0", "-o",
+                             fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count())},
+                            options);
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("apt-get update of the bundle's repository {} {}:\n{}", repository.directory.string(),
+                            result.describe_end(), apt_errors(result)),
+                "check the bundle's DEBS/Packages index");
+  }
+  return {source_file};
+}
+
+void AptPackageManager::remove_repository(const std::vector<std::string>& files) {
+  for (const auto& file : files) {
+    std::error_code error;
+    std::filesystem::remove(file, error);
+  }
+}
+
+bool AptPackageManager::is_installed(const std::string& package) {
+  auto result = run_process({"dpkg-query", "-W", "-f", "${db:Status-Status}", package});
+  return result.succeeded() && text::trim(result.out) == "installed";
+}
+
+std::vector<std::string> AptPackageManager::files_of(const std::string& package) {
+  auto result = run_process({"dpkg-query", "-L", package});
+  if (!result.succeeded()) return {};
+  std::vector<std::string> files;
+  for (auto line : text::split(result.out, '\n')) {
+    if (!line.empty()) files.emplace_back(line);
+  }
+  return files;
+}
+
+std::vector<std::string> AptPackageManager::install(const std::vector<std::string>& packages) {
+  // What is installed before, to know what this run adds (the metapackage pulls in the rest).
+  auto before = run_process({"dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n"});
+  std::set<std::string> installed_before;
+  for (auto line : text::split(before.out, '\n')) {
+    auto parts = text::split(line, ' ');
+    if (parts.size() == 2 && parts[1] == "installed") installed_before.emplace(parts[0]);
+  }
+  std::vector<std::string> argv{"apt-get", "install", "-y", "-q", "--no-install-recommends",
+                                "-o", fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count()),
+                                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"};
+  argv.insert(argv.end(), packages.begin(), packages.end());
+  ProcessOptions options;
+  options.time_limit = settings_.command_timeout;
+  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", "NEEDRESTART_MODE=a"};
+  wait_for_lock_message();
+  log::info(fmt::format("installing {} with apt", fmt::join(packages, " ")));
+  auto result = run_process(argv, options);
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("apt-get install {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)),
+                "see the lines above; `apt-get -f install` repairs a half-configured system, then run ibdriver again");
+  }
+  auto after = run_process({"dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n"});
+  std::vector<std::string> added;
+  for (auto line : text::split(after.out, '\n')) {
+    auto parts = text::split(line, ' ');
+    if (parts.size() == 2 && parts[1] == "installed" && installed_before.count(std::string(parts[0])) == 0) {
+      added.emplace_back(parts[0]);
+    }
+  }
+  return added;
+}
+
+void AptPackageManager::remove(const std::vector<std::string>& packages) {
+  if (packages.empty()) return;
+  std::vector<std::string> argv{"apt-get", "purge", "-y", "-q", "-o",
+                                fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count())};
+  argv.insert(argv.end(), packages.begin(), packages.end());
+  ProcessOptions options;
+  options.time_limit = settings_.command_timeout;
+  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"};
+  wait_for_lock_message();
+  auto result = run_process(argv, options);
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("apt-get purge {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)));
+  }
+}
+
+std::unique_ptr<PackageManager> make_package_manager(platform::PackageFamily family, const SystemRoot& root,
+                                                     const PackageManagerSettings& settings) {
+  if (family == platform::PackageFamily::apt) return std::make_unique<AptPackageManager>(root, settings);
+  throw Error(ExitCode::os_not_supported,
+              fmt::format("installing with {} is not implemented yet", platform::to_string(family)),
+              "use `ibdriver fetch --unpack-to DIR` and the bundle's own installer meanwhile");
+}
+
+}  // namespace ibdriver::install

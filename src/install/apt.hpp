@@ -1,0 +1,25 @@
+#pragma once
+#include "install/package_manager.hpp"
+
+namespace ibdriver::install {
+
+// apt/dpkg: the bundle's flat repository becomes a `deb [trusted=yes] file:` source (trusted because
+// the bundle's SHA-256 was verified), refreshed alone so an offline machine never asks the network.
+class AptPackageManager : public PackageManager {
+ public:
+  AptPackageManager(const SystemRoot& root, const PackageManagerSettings& settings);
+  std::string name() const override { return "apt"; }
+  std::vector<std::string> add_repository(const LocalRepository& repository) override;
+  void remove_repository(const std::vector<std::string>& files) override;
+  std::vector<std::string> install(const std::vector<std::string>& packages) override;
+  void remove(const std::vector<std::string>& packages) override;
+  bool is_installed(const std::string& package) override;
+  std::vector<std::string> files_of(const std::string& package) override;
+
+ private:
+  void wait_for_lock_message() const;
+  SystemRoot root_;
+  PackageManagerSettings settings_;
+};
+
+}  // namespace ibdriver::install

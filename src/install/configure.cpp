@@ -1,0 +1,145 @@
+#include "install/configure.hpp"
+
+#include <sys/stat.h>
+
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/process.hpp"
+#include "core/text.hpp"
+
+namespace ibdriver::install {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t max_config_bytes = 4 * 1024 * 1024;
+constexpr const char* modules_file = "/etc/modules-load.d/ibdriver.conf";
+
+std::string modules_content(const NodeSettings& settings) {
+  std::string content = "# Written by ibdriver: InfiniBand modules loaded at boot. `ibdriver uninstall` removes it.\n";
+  if (settings.ipoib) content += "ib_ipoib\n";
+  content += "ib_umad\nrdma_ucm\n";
+  return content;
+}
+
+struct KeyEdit {
+  const char* file;
+  const char* key;
+  std::string value;
+};
+
+std::vector<KeyEdit> key_edits(const NodeSettings& settings) {
+  // waagent brings ib0 up with the host's address only with OS.EnableRDMA=y (needs waagent >= 2.4.0.2).
+  return {{"/etc/waagent.conf", "OS.EnableRDMA", settings.ipoib ? "y" : "n"},
+          {"/etc/infiniband/openib.conf", "IPOIB_LOAD", settings.ipoib ? "yes" : "no"}};
+}
+
+unsigned file_mode(const fs::path& file) {
+  struct stat status {};
+  return ::stat(file.c_str(), &status) == 0 ? (status.st_mode & 07777) : 0644;
+}
+
+bool systemd_running(const SystemRoot& root) {
+  std::error_code error;
+  return root.is_host_root() && fs::exists("/run/systemd/system", error);
+}
+
+bool openibd_present(const SystemRoot& root) {
+  std::error_code error;
+  return fs::exists(root.path("/lib/systemd/system/openibd.service"), error) ||
+         fs::exists(root.path("/usr/lib/systemd/system/openibd.service"), error);
+}
+
+}  // namespace
+
+std::string set_key(std::string_view content, std::string_view key, std::string_view value) {
+  std::string result;
+  bool replaced = false;
+  auto lines = text::split(content, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();  // the final newline
+  for (auto line : lines) {
+    auto trimmed = text::trim(line);
+    auto equals = trimmed.find('=');
+    if (!replaced && !trimmed.empty() && trimmed.front() != '#' && equals != std::string_view::npos &&
+        text::trim(trimmed.substr(0, equals)) == key) {
+      result += fmt::format("{}={}\n", key, value);
+      replaced = true;
+    } else {
+      result += std::string(line) + "\n";
+    }
+  }
+  if (!replaced) result += fmt::format("{}={}\n", key, value);
+  return result;
+}
+
+void configure_node(const SystemRoot& root, const NodeSettings& settings,
+                    const std::function<void(const ConfigChange&)>& record) {
+  auto modules = root.path(modules_file);
+  auto wanted = modules_content(settings);
+  auto existing = read_file_if_exists(modules, max_config_bytes);
+  if (existing != wanted) {
+    std::error_code error;
+    fs::create_directories(modules.parent_path(), error);
+    record({modules_file, existing ? "edited" : "created", existing});
+    write_file_atomically(modules, wanted, 0644);
+    log::info(fmt::format("wrote {}", modules_file));
+  }
+  for (const auto& edit : key_edits(settings)) {
+    auto file = root.path(edit.file);
+    auto content = read_file_if_exists(file, max_config_bytes);
+    if (!content) {
+      log::debug(fmt::format("{} is absent: nothing to set there", edit.file));
+      continue;
+    }
+    auto updated = set_key(*content, edit.key, edit.value);
+    if (updated == *content) continue;
+    record({edit.file, "edited", *content});
+    write_file_atomically(file, updated, file_mode(file));
+    log::info(fmt::format("set {}={} in {}", edit.key, edit.value, edit.file));
+  }
+  if (openibd_present(root)) {
+    if (systemd_running(root)) {
+      record({"openibd.service", "service-enabled", std::nullopt});
+      auto result = run_process({"systemctl", "enable", "openibd.service"});
+      if (!result.succeeded()) {
+        log::warning(fmt::format("systemctl enable openibd {}: {}", result.describe_end(), result.tail(3)));
+      }
+    } else {
+      log::info("systemd is not running here: openibd.service is left as the package set it");
+    }
+  }
+}
+
+bool node_configured(const SystemRoot& root, const NodeSettings& settings) {
+  if (read_file_if_exists(root.path(modules_file), max_config_bytes) != modules_content(settings)) return false;
+  for (const auto& edit : key_edits(settings)) {
+    auto content = read_file_if_exists(root.path(edit.file), max_config_bytes);
+    if (content && set_key(*content, edit.key, edit.value) != *content) return false;
+  }
+  return true;
+}
+
+void restore_configuration(const SystemRoot& root, const std::vector<ConfigChange>& changes) {
+  for (auto change = changes.rbegin(); change != changes.rend(); ++change) {
+    if (change->action == "service-enabled") {
+      if (systemd_running(root)) run_process({"systemctl", "disable", change->file});
+      continue;
+    }
+    auto file = root.path(change->file);
+    std::error_code error;
+    if (change->action == "created") {
+      fs::remove(file, error);
+    } else if (change->original) {
+      write_file_atomically(file, *change->original, file_mode(file));
+    }
+    log::info(fmt::format("restored {}", change->file));
+  }
+}
+
+}  // namespace ibdriver::install

@@ -1,0 +1,34 @@
+#pragma once
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/system_root.hpp"
+#include "install/journal.hpp"
+
+namespace ibdriver::install {
+
+struct NodeSettings {
+  bool ipoib = true;
+};
+
+// Sets KEY=VALUE in a KEY=VALUE file in place: the first active assignment of KEY is replaced, every
+// other line (comments included) is kept byte for byte; appended when KEY is absent.
+std::string set_key(std::string_view content, std::string_view key, std::string_view value);
+
+// The configure stage: modules to load at boot (/etc/modules-load.d/ibdriver.conf), OS.EnableRDMA in
+// /etc/waagent.conf, IPOIB_LOAD in /etc/infiniband/openib.conf when present, the openibd service
+// enabled where systemd runs. Each change is handed to `record` (with what it replaces) before the
+// file is written, so a run killed in between still knows the original; files already right are left
+// alone (a re-run changes nothing).
+void configure_node(const SystemRoot& root, const NodeSettings& settings,
+                    const std::function<void(const ConfigChange&)>& record);
+
+// Whether configure_node would change nothing.
+bool node_configured(const SystemRoot& root, const NodeSettings& settings);
+
+// Puts back what the changes replaced (uninstall), newest first.
+void restore_configuration(const SystemRoot& root, const std::vector<ConfigChange>& changes);
+
+}  // namespace ibdriver::install

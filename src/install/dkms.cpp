@@ -1,0 +1,120 @@
+#include "install/dkms.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/process.hpp"
+#include "core/text.hpp"
+
+namespace ibdriver::install {
+
+namespace {
+std::string unquote(std::string_view value) {
+  value = text::trim(value);
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()) {
+    value = value.substr(1, value.size() - 2);
+  }
+  return std::string(value);
+}
+}  // namespace
+
+DkmsModule parse_dkms_conf(const std::string& text, const std::filesystem::path& file) {
+  DkmsModule module;
+  module.conf = file;
+  static const std::regex assignment(R"(^\s*([A-Z_]+)(\[[0-9]+\])?\s*=\s*(.*)$)");
+  for (auto line : text::split(text, '\n')) {
+    std::string copy(line);
+    std::smatch match;
+    if (!std::regex_match(copy, match, assignment)) continue;
+    auto key = match[1].str();
+    auto value = unquote(match[3].str());
+    if (key == "PACKAGE_NAME") module.name = value;
+    if (key == "PACKAGE_VERSION") module.version = value;
+    if (key == "BUILD_DEPENDS") {
+      for (auto name : text::split(value, ' ')) {
+        if (!name.empty()) module.build_depends.emplace_back(name);
+      }
+    }
+  }
+  if (module.name.empty() || module.version.empty()) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} names no PACKAGE_NAME and PACKAGE_VERSION", file.string()),
+                "the bundle's DKMS package is damaged");
+  }
+  return module;
+}
+
+std::vector<DkmsModule> build_order(std::vector<DkmsModule> modules) {
+  std::sort(modules.begin(), modules.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  std::map<std::string, const DkmsModule*> by_name;
+  for (const auto& module : modules) by_name[module.name] = &module;
+  std::vector<DkmsModule> ordered;
+  std::set<std::string> done;
+  std::set<std::string> visiting;
+  std::function<void(const DkmsModule&)> visit = [&](const DkmsModule& module) {
+    if (done.count(module.name) != 0) return;
+    if (!visiting.insert(module.name).second) {
+      throw Error(ExitCode::operation_failed, fmt::format("the DKMS modules' BUILD_DEPENDS form a cycle at {}", module.name));
+    }
+    for (const auto& dependency : module.build_depends) {
+      if (auto found = by_name.find(dependency); found != by_name.end()) visit(*found->second);
+    }
+    visiting.erase(module.name);
+    done.insert(module.name);
+    ordered.push_back(module);
+  };
+  for (const auto& module : modules) visit(module);
+  return ordered;
+}
+
+bool Dkms::installed(const DkmsModule& module, const std::string& kernel) const {
+  auto result = run_process({"dkms", "status", "-m", module.name, "-v", module.version, "-k", kernel});
+  if (!result.succeeded()) return false;
+  for (auto line : text::split(result.out, '\n')) {
+    if (line.find(kernel) != std::string_view::npos && line.find(": installed") != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+void Dkms::install(const DkmsModule& module, const std::string& kernel) const {
+  long processors = ::sysconf(_SC_NPROCESSORS_ONLN);
+  int jobs = settings_.jobs > 0 ? settings_.jobs : static_cast<int>(std::max(1L, processors));
+  ProcessOptions options;
+  options.time_limit = settings_.build_timeout;
+  log::info(fmt::format("building DKMS module {}/{} for kernel {} ({} jobs)", module.name, module.version, kernel, jobs));
+  auto result = run_process({"dkms", "install", "-m", module.name, "-v", module.version, "-k", kernel, "-j",
+                             std::to_string(jobs)},
+                            options);
+  if (result.succeeded()) return;
+  auto make_log = fmt::format("/var/lib/dkms/{}/{}/build/make.log", module.name, module.version);
+  std::string tail;
+  if (auto log_text = read_file_if_exists(make_log, 64 * 1024 * 1024)) {
+    ProcessResult as_output;
+    as_output.out = *log_text;
+    tail = as_output.tail(12);
+  }
+  throw Error(ExitCode::operation_failed,
+              fmt::format("DKMS could not build {}/{} for kernel {} (dkms {}); {}:\n{}", module.name, module.version,
+                          kernel, result.describe_end(), make_log, tail.empty() ? result.tail(12) : tail),
+              fmt::format("check that the headers of {} are complete and match that kernel; the whole log is {}", kernel,
+                          make_log));
+}
+
+void Dkms::remove(const std::string& name, const std::string& version) const {
+  auto result = run_process({"dkms", "remove", "-m", name, "-v", version, "--all"});
+  if (!result.succeeded() && result.err.find("not located in the DKMS tree") == std::string::npos &&
+      result.out.find("not located in the DKMS tree") == std::string::npos) {
+    log::warning(fmt::format("dkms remove {}/{} {}: {}", name, version, result.describe_end(), result.tail(4)));
+  }
+}
+
+}  // namespace ibdriver::install

@@ -1,0 +1,44 @@
+#pragma once
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ibdriver::install {
+
+// A DKMS module as its dkms.conf describes it.
+struct DkmsModule {
+  std::string name;     // PACKAGE_NAME ("mlnx-ofed-kernel"; "mlnx-ofa_kernel" in the RPM flavour)
+  std::string version;  // PACKAGE_VERSION
+  std::vector<std::string> build_depends;  // BUILD_DEPENDS: modules to build first
+  std::filesystem::path conf;
+};
+
+// Reads PACKAGE_NAME, PACKAGE_VERSION and BUILD_DEPENDS from a dkms.conf (shell assignments).
+DkmsModule parse_dkms_conf(const std::string& text, const std::filesystem::path& file);
+
+// Orders modules so that every BUILD_DEPENDS comes first (dependencies outside the set are ignored:
+// DKMS checks them itself). Error (operation_failed) on a cycle.
+std::vector<DkmsModule> build_order(std::vector<DkmsModule> modules);
+
+struct DkmsSettings {
+  int jobs = 0;  // parallel make jobs; 0: the number of processors
+  std::chrono::seconds build_timeout{3600};
+};
+
+// The real `dkms` command.
+class Dkms {
+ public:
+  explicit Dkms(DkmsSettings settings) : settings_(settings) {}
+  // Whether `dkms status` shows the module installed for the kernel.
+  bool installed(const DkmsModule& module, const std::string& kernel) const;
+  // Builds and installs for one kernel; Error naming the module, the kernel, the make.log and its tail.
+  void install(const DkmsModule& module, const std::string& kernel) const;
+  // Removes the module from every kernel and from the DKMS tree.
+  void remove(const std::string& name, const std::string& version) const;
+
+ private:
+  DkmsSettings settings_;
+};
+
+}  // namespace ibdriver::install

@@ -1,0 +1,45 @@
+#pragma once
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/system_root.hpp"
+
+namespace ibdriver::install {
+
+// A change the configure stage made, with what it replaced, so uninstall can put it back.
+struct ConfigChange {
+  std::string file;                      // system path
+  std::string action;                    // "created" or "edited"
+  std::optional<std::string> original;   // the file's content before (edited)
+};
+
+// What ibdriver did to a system (<root>/var/lib/ibdriver/state.json, written atomically after every
+// step): a re-run skips what is done and still true, an interrupted run resumes, uninstall removes
+// exactly what was added.
+struct Journal {
+  std::string release_version;
+  std::string release_file;
+  std::string sha256;
+  std::string bundle_dir;                 // system path of the unpacked bundle
+  std::vector<std::string> repository_files;  // apt source files ibdriver wrote
+  std::vector<std::string> packages;      // installed by ibdriver (were absent before)
+  std::string profile;
+  std::map<std::string, std::string> dkms_modules;                // name -> version, in build order
+  std::map<std::string, std::vector<std::string>> dkms_kernels;   // name -> kernels built for
+  std::vector<ConfigChange> configuration;
+  std::map<std::string, std::string> stages;  // stage -> "done"
+
+  static std::filesystem::path path(const SystemRoot& root);
+  static std::optional<Journal> load(const SystemRoot& root);  // nullopt when there is none; Error when corrupt
+  void save(const SystemRoot& root) const;
+  static void erase(const SystemRoot& root);
+};
+
+void to_json(nlohmann::json& out, const Journal& journal);
+
+}  // namespace ibdriver::install

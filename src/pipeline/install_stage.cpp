@@ -1,0 +1,257 @@
+#include "pipeline/install_stage.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/files.hpp"
+#include "core/process.hpp"
+#include "core/run_lock.hpp"
+#include "core/text.hpp"
+#include "install/mofed_bundle.hpp"
+#include "platform/package_family.hpp"
+
+namespace ibdriver::pipeline {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+fs::path bundle_dir(const SystemRoot& root, const std::string& sha256) {
+  return root.path("/var/lib/ibdriver/bundles/" + sha256);
+}
+
+// The DKMS modules the installed packages carry (their /usr/src/<name>-<version>/dkms.conf).
+std::vector<install::DkmsModule> dkms_modules(install::PackageManager& packages, const std::vector<std::string>& names) {
+  std::vector<install::DkmsModule> modules;
+  std::set<std::string> seen;
+  for (const auto& package : names) {
+    for (const auto& file : packages.files_of(package)) {
+      if (file.rfind("/usr/src/", 0) != 0 || fs::path(file).filename() != "dkms.conf" || !seen.insert(file).second) continue;
+      auto text = read_file_if_exists(file, 1024 * 1024);
+      if (text) modules.push_back(install::parse_dkms_conf(*text, file));
+    }
+  }
+  return install::build_order(modules);
+}
+
+// Which kernels `dkms status` shows the module installed for (one call per module).
+std::set<std::string> dkms_installed_kernels(const std::string& name, const std::string& version) {
+  std::set<std::string> kernels;
+  auto result = run_process({"dkms", "status", "-m", name, "-v", version});
+  for (auto line : text::split(result.out, '\n')) {
+    // "mlnx-ofed-kernel/24.10, 6.1.0-27-amd64, x86_64: installed"
+    auto parts = text::split(line, ',');
+    if (parts.size() >= 3 && line.find(": installed") != std::string_view::npos) kernels.emplace(text::trim(parts[1]));
+  }
+  return kernels;
+}
+
+// What of the journal is no longer true on this system (empty: everything is in place).
+std::vector<std::string> verify_journal(const SystemRoot& root, const install::Journal& journal,
+                                        const std::vector<std::string>& kernels, install::PackageManager* packages,
+                                        const install::NodeSettings* node) {
+  std::vector<std::string> missing;
+  for (const char* stage : {"fetch", "packages", "dkms", "configure"}) {
+    if (journal.stages.count(stage) == 0) missing.push_back(fmt::format("the {} stage did not finish", stage));
+  }
+  std::error_code error;
+  if (!fs::exists(bundle_dir(root, journal.sha256), error)) missing.push_back("the unpacked bundle is gone");
+  if (packages != nullptr) {
+    for (const auto& package : journal.packages) {
+      if (!packages->is_installed(package)) missing.push_back(fmt::format("package {} is not installed", package));
+    }
+  }
+  for (const auto& [name, version] : journal.dkms_modules) {
+    auto built = dkms_installed_kernels(name, version);
+    for (const auto& kernel : kernels) {
+      if (built.count(kernel) == 0) missing.push_back(fmt::format("DKMS module {}/{} is not installed for kernel {}", name, version, kernel));
+    }
+  }
+  if (node != nullptr && !install::node_configured(root, *node)) missing.push_back("the node configuration changed");
+  return missing;
+}
+
+install::NodeSettings node_settings(const InstallOptions& options) { return {options.fetch.plan.ipoib}; }
+
+}  // namespace
+
+InstallResult run_install(const SystemRoot& root, const InstallOptions& options, fetch::DownloadObserver& observer) {
+  auto started = Clock::now();
+  InstallResult result;
+  auto plan_options = options.fetch.plan;
+  if (options.fetch.bundle) {
+    // An offline bundle decides the release; the plan still checks the platform.
+    auto release = release_for_bundle(options.fetch);
+    plan_options.driver_url = release.url;
+    plan_options.sha256 = release.sha256;
+    plan_options.driver_version.reset();
+  }
+  std::optional<RunLock> lock;
+  if (!options.dry_run) lock.emplace(root.path("/run/ibdriver.lock"), options.lock_wait);
+  result.plan = make_plan(root, plan_options);
+  if (result.plan.exit_code != ExitCode::success || !result.plan.resolution) {
+    throw Error(result.plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : result.plan.exit_code,
+                result.plan.failure, result.plan.failure_hint);
+  }
+  const auto& release = result.plan.resolution->release;
+  const auto& kernels = result.plan.kernels;
+  for (const auto& kernel : plan_options.kernels) {
+    auto with_headers = result.plan.platform.kernels.with_headers();
+    if (std::find(with_headers.begin(), with_headers.end(), kernel) == with_headers.end()) {
+      throw Error(ExitCode::operation_failed, fmt::format("kernel {} has no headers (no /lib/modules/{}/build)", kernel, kernel),
+                  fmt::format("install the headers of {} (on Debian/Ubuntu: linux-headers-{})", kernel, kernel));
+    }
+  }
+  if (kernels.empty()) {
+    throw Error(ExitCode::operation_failed, "no installed kernel has headers, so DKMS cannot build the drivers",
+                "install the headers of the running kernel (linux-headers-$(uname -r)) and run again");
+  }
+  if (options.dry_run) return result;
+
+  auto family = result.plan.platform.os ? platform::package_family(*result.plan.platform.os) : platform::PackageFamily::unknown;
+  auto packages = install::make_package_manager(family, root, options.packages);
+  auto node = node_settings(options);
+  auto journal = install::Journal::load(root);
+  if (journal && journal->sha256 != release.sha256) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} is installed; this run would install {}", journal->release_file, release.file_name()),
+                "run `ibdriver uninstall` first to change the driver release");
+  }
+  if (journal && verify_journal(root, *journal, kernels, packages.get(), &node).empty()) {
+    result.journal = *journal;
+    result.nothing_to_do = true;
+    result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    log::info(fmt::format("{} is installed and built for {}: nothing to do", release.file_name(), fmt::join(kernels, ", ")));
+    return result;
+  }
+  install::Journal state = journal.value_or(install::Journal{});
+  state.release_version = release.version;
+  state.release_file = release.file_name();
+  state.sha256 = release.sha256;
+  state.profile = result.plan.profile;
+  auto unpacked = bundle_dir(root, release.sha256);
+  state.bundle_dir = unpacked.string();
+  state.save(root);
+
+  // fetch + unpack (streamed; the folder appears by rename only once complete and verified)
+  std::error_code error;
+  if (!fs::exists(unpacked, error)) {
+    auto fetch_options = options.fetch;
+    fetch_options.plan = plan_options;
+    fetch_options.unpack_to = unpacked;
+    run_fetch(root, fetch_options, observer);
+    result.stages.push_back("fetch");
+  }
+  state.stages["fetch"] = "done";
+  state.save(root);
+  if (release.kind != catalog::BundleKind::mofed_tgz) {
+    throw Error(ExitCode::operation_failed, fmt::format("installing a {} bundle is not implemented yet", to_string(release.kind)),
+                "pin an MLNX_OFED tarball with --driver-version (see `ibdriver plan`)");
+  }
+  auto bundle = install::inspect_mofed_bundle(unpacked, release);
+
+  // packages
+  auto repository_files = packages->add_repository({"ibdriver", bundle.debs});
+  state.repository_files = repository_files;
+  state.save(root);
+  for (const auto& added : packages->install({state.profile})) {
+    if (std::find(state.packages.begin(), state.packages.end(), added) == state.packages.end()) state.packages.push_back(added);
+  }
+  state.stages["packages"] = "done";
+  state.save(root);
+  result.stages.push_back("packages");
+
+  // dkms: every kernel with headers, BUILD_DEPENDS first; what `dkms status` shows is skipped
+  auto with_profile = state.packages;
+  with_profile.push_back(state.profile);
+  install::Dkms dkms(options.dkms);
+  for (const auto& module : dkms_modules(*packages, with_profile)) {
+    state.dkms_modules[module.name] = module.version;
+    auto built = dkms_installed_kernels(module.name, module.version);
+    for (const auto& kernel : kernels) {
+      if (built.count(kernel) == 0) dkms.install(module, kernel);
+      auto& list = state.dkms_kernels[module.name];
+      if (std::find(list.begin(), list.end(), kernel) == list.end()) list.push_back(kernel);
+      state.save(root);
+    }
+  }
+  state.stages["dkms"] = "done";
+  state.save(root);
+  result.stages.push_back("dkms");
+
+  // configure
+  install::configure_node(root, node, [&](const install::ConfigChange& change) {
+    bool known = std::any_of(state.configuration.begin(), state.configuration.end(),
+                             [&](const auto& earlier) { return earlier.file == change.file; });
+    if (!known) state.configuration.push_back(change);  // the first original is the one to restore
+    state.save(root);
+  });
+  state.stages["configure"] = "done";
+  state.save(root);
+  result.stages.push_back("configure");
+  if (options.validate) log::info("validation with libibverbs is not part of this version yet (see `ibdriver status`)");
+
+  result.journal = state;
+  result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return result;
+}
+
+StatusReport installation_status(const SystemRoot& root) {
+  StatusReport status;
+  status.journal = install::Journal::load(root);
+  status.kernels = platform::detect_kernels(root).with_headers();
+  if (!status.journal) return status;
+  std::unique_ptr<install::PackageManager> packages;
+  try {
+    packages = install::make_package_manager(platform::package_family(platform::read_os_release(root)), root, {});
+  } catch (const Error& error) {
+    status.missing.push_back(error.what());
+  }
+  status.missing = verify_journal(root, *status.journal, status.kernels, packages.get(), nullptr);
+  return status;
+}
+
+void to_json(nlohmann::json& out, const StatusReport& status) {
+  out = {{"installed", status.journal.has_value()},
+         {"healthy", status.healthy()},
+         {"kernels", status.kernels},
+         {"missing", status.missing},
+         {"journal", status.journal ? nlohmann::json(*status.journal) : nlohmann::json(nullptr)}};
+}
+
+install::Journal run_uninstall(const SystemRoot& root, std::chrono::seconds lock_wait) {
+  RunLock lock(root.path("/run/ibdriver.lock"), lock_wait);
+  auto journal = install::Journal::load(root);
+  if (!journal) {
+    log::info("ibdriver has installed nothing here: nothing to remove");
+    return {};
+  }
+  install::Dkms dkms({});
+  for (auto module = journal->dkms_modules.rbegin(); module != journal->dkms_modules.rend(); ++module) {
+    dkms.remove(module->first, module->second);
+  }
+  auto packages = install::make_package_manager(platform::package_family(platform::read_os_release(root)), root, {});
+  std::vector<std::string> still_installed;
+  for (const auto& package : journal->packages) {
+    if (packages->is_installed(package)) still_installed.push_back(package);
+  }
+  packages->remove(still_installed);
+  packages->remove_repository(journal->repository_files);
+  install::restore_configuration(root, journal->configuration);
+  std::error_code error;
+  fs::remove_all(journal->bundle_dir, error);
+  install::Journal::erase(root);
+  log::info(fmt::format("removed {} and everything ibdriver added for it", journal->release_file));
+  return *journal;
+}
+
+}  // namespace ibdriver::pipeline
