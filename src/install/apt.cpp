@@ -89,9 +89,21 @@ void AptPackageManager::remove_repository(const std::vector<std::string>& files)
   }
 }
 
-bool AptPackageManager::is_installed(const std::string& package) {
-  auto result = run_process({"dpkg-query", "-W", "-f", "${db:Status-Status}", package});
-  return result.succeeded() && text::trim(result.out) == "installed";
+std::vector<std::string> AptPackageManager::not_installed(const std::vector<std::string>& packages) {
+  if (packages.empty()) return {};
+  std::vector<std::string> argv{"dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n"};
+  argv.insert(argv.end(), packages.begin(), packages.end());
+  auto result = run_process(argv);  // exits 1 when one is unknown; the others are still listed
+  std::set<std::string> installed;
+  for (auto line : text::split(result.out, '\n')) {
+    auto parts = text::split(line, ' ');
+    if (parts.size() == 2 && parts[1] == "installed") installed.emplace(parts[0]);
+  }
+  std::vector<std::string> missing;
+  for (const auto& package : packages) {
+    if (installed.count(package) == 0) missing.push_back(package);
+  }
+  return missing;
 }
 
 std::vector<std::string> AptPackageManager::files_of(const std::string& package) {

@@ -13,7 +13,7 @@ class AptPackageManager : public PackageManager {
   void remove_repository(const std::vector<std::string>& files) override;
   std::vector<std::string> install(const std::vector<std::string>& packages) override;
   void remove(const std::vector<std::string>& packages) override;
-  bool is_installed(const std::string& package) override;
+  std::vector<std::string> not_installed(const std::vector<std::string>& packages) override;
   std::vector<std::string> files_of(const std::string& package) override;
 
  private:

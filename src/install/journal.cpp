@@ -28,6 +28,7 @@ void to_json(nlohmann::json& out, const Journal& journal) {
          {"profile", journal.profile},
          {"dkms_modules", journal.dkms_modules},
          {"dkms_kernels", journal.dkms_kernels},
+         {"depmod_created", journal.depmod_created},
          {"configuration", configuration},
          {"stages", journal.stages}};
 }
@@ -48,6 +49,7 @@ std::optional<Journal> Journal::load(const SystemRoot& root) {
     journal.profile = json.at("profile").get<std::string>();
     journal.dkms_modules = json.at("dkms_modules").get<std::map<std::string, std::string>>();
     journal.dkms_kernels = json.at("dkms_kernels").get<std::map<std::string, std::vector<std::string>>>();
+    journal.depmod_created = json.value("depmod_created", std::vector<std::string>{});
     for (const auto& change : json.at("configuration")) {
       ConfigChange parsed{change.at("file").get<std::string>(), change.at("action").get<std::string>(), std::nullopt};
       if (!change.at("original").is_null()) parsed.original = change.at("original").get<std::string>();

@@ -31,6 +31,9 @@ struct Journal {
   std::string profile;
   std::map<std::string, std::string> dkms_modules;                // name -> version, in build order
   std::map<std::string, std::vector<std::string>> dkms_kernels;   // name -> kernels built for
+  // Kernels that had no depmod index before DKMS ran for them (headers without the kernel's own
+  // modules: a build host, a chroot): uninstall removes the index DKMS's depmod created there.
+  std::vector<std::string> depmod_created;
   std::vector<ConfigChange> configuration;
   std::map<std::string, std::string> stages;  // stage -> "done"
 

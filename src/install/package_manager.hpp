@@ -29,7 +29,8 @@ class PackageManager {
   // Installs the packages; returns those that were not installed before (what uninstall removes).
   virtual std::vector<std::string> install(const std::vector<std::string>& packages) = 0;
   virtual void remove(const std::vector<std::string>& packages) = 0;
-  virtual bool is_installed(const std::string& package) = 0;
+  // Those of the packages that are not installed (one query for all).
+  virtual std::vector<std::string> not_installed(const std::vector<std::string>& packages) = 0;
   // The files a package installed (to find its dkms.conf).
   virtual std::vector<std::string> files_of(const std::string& package) = 0;
 };

@@ -1,5 +1,7 @@
 #include "pipeline/install_stage.hpp"
 
+#include <sys/utsname.h>
+
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -43,14 +45,25 @@ std::vector<install::DkmsModule> dkms_modules(install::PackageManager& packages,
   return install::build_order(modules);
 }
 
-// Which kernels `dkms status` shows the module installed for (one call per module).
-std::set<std::string> dkms_installed_kernels(const std::string& name, const std::string& version) {
+// Which kernels DKMS has the module installed for, read from DKMS's own tree the way `dkms status`
+// decides it (the kernel-<release>-<arch> link to <version>/<release>/<arch>), without running the
+// script: a re-run on a provisioned machine must be fast.
+std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::string& name, const std::string& version) {
   std::set<std::string> kernels;
-  auto result = run_process({"dkms", "status", "-m", name, "-v", version});
-  for (auto line : text::split(result.out, '\n')) {
-    // "mlnx-ofed-kernel/24.10, 6.1.0-27-amd64, x86_64: installed"
-    auto parts = text::split(line, ',');
-    if (parts.size() >= 3 && line.find(": installed") != std::string_view::npos) kernels.emplace(text::trim(parts[1]));
+  utsname machine{};
+  ::uname(&machine);
+  const std::string suffix = std::string("-") + machine.machine;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(root.path("/var/lib/dkms/" + name), error)) {
+    auto file = entry.path().filename().string();
+    if (file.rfind("kernel-", 0) != 0 || file.size() <= 7 + suffix.size() ||
+        file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    auto target = fs::read_symlink(entry.path(), error);
+    if (error || target.begin() == target.end() || *target.begin() != version) continue;
+    auto kernel = file.substr(7, file.size() - 7 - suffix.size());
+    if (fs::exists(entry.path(), error)) kernels.insert(kernel);  // the link resolves: built and installed
   }
   return kernels;
 }
@@ -66,12 +79,12 @@ std::vector<std::string> verify_journal(const SystemRoot& root, const install::J
   std::error_code error;
   if (!fs::exists(bundle_dir(root, journal.sha256), error)) missing.push_back("the unpacked bundle is gone");
   if (packages != nullptr) {
-    for (const auto& package : journal.packages) {
-      if (!packages->is_installed(package)) missing.push_back(fmt::format("package {} is not installed", package));
+    for (const auto& package : packages->not_installed(journal.packages)) {
+      missing.push_back(fmt::format("package {} is not installed", package));
     }
   }
   for (const auto& [name, version] : journal.dkms_modules) {
-    auto built = dkms_installed_kernels(name, version);
+    auto built = dkms_installed_kernels(root, name, version);
     for (const auto& kernel : kernels) {
       if (built.count(kernel) == 0) missing.push_back(fmt::format("DKMS module {}/{} is not installed for kernel {}", name, version, kernel));
     }
@@ -176,8 +189,14 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   install::Dkms dkms(options.dkms);
   for (const auto& module : dkms_modules(*packages, with_profile)) {
     state.dkms_modules[module.name] = module.version;
-    auto built = dkms_installed_kernels(module.name, module.version);
+    auto built = dkms_installed_kernels(root, module.name, module.version);
     for (const auto& kernel : kernels) {
+      std::error_code missing;
+      if (!fs::exists(root.path("/lib/modules/" + kernel + "/modules.dep"), missing) &&
+          std::find(state.depmod_created.begin(), state.depmod_created.end(), kernel) == state.depmod_created.end()) {
+        state.depmod_created.push_back(kernel);
+        state.save(root);
+      }
       if (built.count(kernel) == 0) dkms.install(module, kernel);
       auto& list = state.dkms_kernels[module.name];
       if (std::find(list.begin(), list.end(), kernel) == list.end()) list.push_back(kernel);
@@ -240,13 +259,24 @@ install::Journal run_uninstall(const SystemRoot& root, std::chrono::seconds lock
     dkms.remove(module->first, module->second);
   }
   auto packages = install::make_package_manager(platform::package_family(platform::read_os_release(root)), root, {});
+  auto absent = packages->not_installed(journal->packages);
   std::vector<std::string> still_installed;
   for (const auto& package : journal->packages) {
-    if (packages->is_installed(package)) still_installed.push_back(package);
+    if (std::find(absent.begin(), absent.end(), package) == absent.end()) still_installed.push_back(package);
   }
   packages->remove(still_installed);
   packages->remove_repository(journal->repository_files);
   install::restore_configuration(root, journal->configuration);
+  for (const auto& kernel : journal->depmod_created) {
+    // Only an index that lists nothing any more is DKMS's alone; a kernel with modules keeps its own.
+    auto folder = root.path("/lib/modules/" + kernel);
+    std::error_code error;
+    if (fs::exists(folder / "modules.dep", error) && fs::file_size(folder / "modules.dep", error) == 0) {
+      for (const auto& entry : fs::directory_iterator(folder, error)) {
+        if (entry.path().filename().string().rfind("modules.", 0) == 0) fs::remove(entry.path(), error);
+      }
+    }
+  }
   std::error_code error;
   fs::remove_all(journal->bundle_dir, error);
   install::Journal::erase(root);
