@@ -1,0 +1,124 @@
+#include <fstream>
+
+#include <catch2/catch.hpp>
+
+#include "catalog/catalog.hpp"
+#include "core/error.hpp"
+#include "core/process.hpp"
+#include "install/configure.hpp"
+#include "install/dkms.hpp"
+#include "install/journal.hpp"
+#include "install/mofed_bundle.hpp"
+#include "support/fake_machine.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace ibdriver;
+namespace fs = std::filesystem;
+
+TEST_CASE("set_key edits one key in place and keeps every other line", "[install][configure]") {
+  std::string waagent = "# Azure Linux Agent\nProvisioning.Enabled=y\n# OS.EnableRDMA=n (a comment)\nOS.EnableRDMA=n\nLogs.Verbose=n\n";
+  CHECK(install::set_key(waagent, "OS.EnableRDMA", "y") ==
+        "# Azure Linux Agent\nProvisioning.Enabled=y\n# OS.EnableRDMA=n (a comment)\nOS.EnableRDMA=y\nLogs.Verbose=n\n");
+  CHECK(install::set_key("A=1\n", "B", "2") == "A=1\nB=2\n");
+  CHECK(install::set_key("A=1", "A", "1") == "A=1\n");
+  CHECK(install::set_key("  IPOIB_LOAD = no\n", "IPOIB_LOAD", "yes") == "IPOIB_LOAD=yes\n");
+  CHECK(install::set_key("", "X", "y") == "X=y\n");
+}
+
+TEST_CASE("configure writes, records the original first, is idempotent, and restores", "[install][configure]") {
+  test::TempDir dir;
+  test::FakeMachine machine(dir.path());
+  const std::string original = "# agent\nOS.EnableRDMA=n\nLogs.Verbose=n\n";
+  machine.write("etc/waagent.conf", original);
+  machine.write("etc/infiniband/openib.conf", "# openib\nIPOIB_LOAD=no\nSRP_LOAD=no\n");
+  SystemRoot root(dir.path());
+  std::vector<install::ConfigChange> changes;
+  install::configure_node(root, {true}, [&](const install::ConfigChange& change) {
+    // Recorded before the file changes: the original is still on disk.
+    if (change.original) {
+      std::ifstream in(dir.path() / change.file.substr(1));
+      std::string now((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      CHECK(now == *change.original);
+    }
+    changes.push_back(change);
+  });
+  REQUIRE(changes.size() == 3);
+  CHECK(changes[0].file == "/etc/modules-load.d/ibdriver.conf");
+  CHECK(changes[0].action == "created");
+  CHECK(install::node_configured(root, {true}));
+  CHECK_FALSE(install::node_configured(root, {false}));
+  std::size_t again = 0;
+  install::configure_node(root, {true}, [&](const install::ConfigChange&) { ++again; });
+  CHECK(again == 0);
+  install::restore_configuration(root, changes);
+  std::ifstream in(dir.path() / "etc/waagent.conf");
+  CHECK(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()) == original);
+  CHECK_FALSE(fs::exists(dir.path() / "etc/modules-load.d/ibdriver.conf"));
+}
+
+TEST_CASE("dkms.conf is read and modules are built in BUILD_DEPENDS order", "[install][dkms]") {
+  auto core = install::parse_dkms_conf("PACKAGE_NAME=\"mlnx-ofed-kernel\"\nPACKAGE_VERSION=\"24.10\"\n", "/a/dkms.conf");
+  auto iser = install::parse_dkms_conf("PACKAGE_NAME='iser'\nPACKAGE_VERSION=24.10\nBUILD_DEPENDS[0]=\"mlnx-ofed-kernel\"\n",
+                                       "/b/dkms.conf");
+  auto srp = install::parse_dkms_conf("PACKAGE_NAME=srp\nPACKAGE_VERSION=1\nBUILD_DEPENDS=\"iser mlnx-ofed-kernel\"\n", "/c");
+  CHECK(iser.build_depends == std::vector<std::string>{"mlnx-ofed-kernel"});
+  auto ordered = install::build_order({srp, iser, core});
+  REQUIRE(ordered.size() == 3);
+  CHECK(ordered[0].name == "mlnx-ofed-kernel");
+  CHECK(ordered[1].name == "iser");
+  CHECK(ordered[2].name == "srp");
+  auto loop_a = install::parse_dkms_conf("PACKAGE_NAME=a\nPACKAGE_VERSION=1\nBUILD_DEPENDS=b\n", "/a");
+  auto loop_b = install::parse_dkms_conf("PACKAGE_NAME=b\nPACKAGE_VERSION=1\nBUILD_DEPENDS=a\n", "/b");
+  CHECK_THROWS_WITH(install::build_order({loop_a, loop_b}), Catch::Contains("cycle"));
+  CHECK_THROWS_WITH(install::parse_dkms_conf("MAKE=make\n", "/x/dkms.conf"), Catch::Contains("/x/dkms.conf"));
+}
+
+TEST_CASE("the journal round-trips and a damaged one is an error", "[install][journal]") {
+  test::TempDir dir;
+  SystemRoot root(dir.path());
+  CHECK_FALSE(install::Journal::load(root).has_value());
+  install::Journal journal;
+  journal.release_version = "24.10-1.1.4.0";
+  journal.release_file = "MLNX.tgz";
+  journal.sha256 = std::string(64, 'a');
+  journal.packages = {"mlnx-ofed-hpc"};
+  journal.dkms_modules = {{"iser", "24.10"}};
+  journal.dkms_kernels = {{"iser", {"6.1.0-27-amd64"}}};
+  journal.configuration = {{"/etc/waagent.conf", "edited", std::string("OS.EnableRDMA=n\n")}};
+  journal.stages = {{"fetch", "done"}};
+  journal.save(root);
+  auto loaded = install::Journal::load(root);
+  REQUIRE(loaded.has_value());
+  CHECK(loaded->packages == journal.packages);
+  CHECK(loaded->dkms_kernels == journal.dkms_kernels);
+  CHECK(loaded->configuration[0].original == std::string("OS.EnableRDMA=n\n"));
+  std::ofstream(install::Journal::path(root)) << "{\"schema\": 1";
+  CHECK_THROWS_WITH(install::Journal::load(root), Catch::Contains("damaged"));
+}
+
+TEST_CASE("a MOFED bundle must be the release its catalog row describes", "[install][bundle]") {
+  test::TempDir dir;
+  auto make = [&](const std::vector<std::string>& extra) {
+    fs::remove_all(dir.path() / "b");
+    std::vector<std::string> argv{"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_mofed_bundle.py",
+                                  (dir.path() / "b").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    REQUIRE(run_process(argv).succeeded());
+  };
+  auto release = catalog::pinned_release("https://x/MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz", std::string(64, 'a'));
+  make({});
+  auto bundle = install::inspect_mofed_bundle(dir.path() / "b", release);
+  CHECK(bundle.version == "24.10-1.1.4.0");
+  CHECK(bundle.label == "debian12.1");
+  CHECK(fs::exists(bundle.debs / "Packages"));
+  make({"--label", "ubuntu22.04"});
+  CHECK_THROWS_WITH(install::inspect_mofed_bundle(dir.path() / "b", release),
+                    Catch::Contains("distro says ubuntu22.04") && Catch::Contains("debian12.1"));
+  make({"--version", "23.10-0.5.5.0"});
+  CHECK_THROWS_WITH(install::inspect_mofed_bundle(dir.path() / "b", release), Catch::Contains(".mlnx says version 23.10-0.5.5.0"));
+  make({"--no-debs"});
+  CHECK_THROWS_WITH(install::inspect_mofed_bundle(dir.path() / "b", release), Catch::Contains("no DEBS/Packages"));
+  fs::remove_all(dir.path() / "b");
+  fs::create_directories(dir.path() / "b/something-else");
+  CHECK_THROWS_WITH(install::inspect_mofed_bundle(dir.path() / "b", release), Catch::Contains("no MLNX_OFED_LINUX-"));
+}
