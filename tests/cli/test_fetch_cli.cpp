@@ -182,5 +182,9 @@ TEST_CASE("memory stays bounded: a 64 MiB download without whole-file buffers", 
                               (work.path() / "cache").string(), "--ca-bundle", server.ca_file().string(), "-q"});
   REQUIRE(result.exit_status == 0);
   INFO("peak RSS " << result.max_rss_kib << " KiB");
+#if defined(__SANITIZE_ADDRESS__)
+  WARN("AddressSanitizer's shadow memory makes the peak RSS meaningless here: " << result.max_rss_kib << " KiB");
+#else
   CHECK(result.max_rss_kib < 32 * 1024);
+#endif
 }
