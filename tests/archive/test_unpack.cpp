@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 namespace fs = std::filesystem;
@@ -22,8 +23,7 @@ namespace {
 
 fs::path make_archive(const test::TempDir& dir, const std::string& kind) {
   auto output = dir.path() / kind;
-  auto result = run_process({"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_archive.py", kind, output.string()});
-  if (!result.succeeded()) FAIL("cannot build the " << kind << " archive: " << result.err);
+  test::make_archive(kind, output);
   return output;
 }
 

@@ -8,16 +8,13 @@
 #include "support/fake_machine.hpp"
 #include "support/imds_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 
 namespace {
-ProcessResult ibdriver_cli(std::vector<std::string> arguments) {
-  arguments.insert(arguments.begin(), IBDRIVER_BINARY);
-  ProcessOptions options;
-  options.time_limit = std::chrono::seconds(60);
-  return run_process(arguments, options);
-}
+using test::run_ibdriver;
+ProcessResult ibdriver_cli(std::vector<std::string> arguments) { return run_ibdriver(std::move(arguments)); }
 
 struct Vm {
   test::TempDir dir;

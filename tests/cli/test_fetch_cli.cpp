@@ -12,6 +12,7 @@
 #include "support/https_server.hpp"
 #include "support/imds_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 namespace fs = std::filesystem;
@@ -20,11 +21,7 @@ namespace {
 const std::string name = "MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz";
 
 ProcessResult ibdriver_cli(std::vector<std::string> arguments, std::vector<std::string> environment = {}) {
-  arguments.insert(arguments.begin(), IBDRIVER_BINARY);
-  ProcessOptions options;
-  options.time_limit = std::chrono::seconds(120);
-  options.extra_environment = std::move(environment);
-  return run_process(arguments, options);
+  return test::run_ibdriver(std::move(arguments), std::move(environment));
 }
 
 std::string slurp(const fs::path& file) {

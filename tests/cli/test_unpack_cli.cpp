@@ -6,22 +6,19 @@
 #include "fetch/sha256.hpp"
 #include "support/https_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 namespace fs = std::filesystem;
 
 namespace {
 ProcessResult ibdriver_cli(std::vector<std::string> arguments) {
-  arguments.insert(arguments.begin(), IBDRIVER_BINARY);
   arguments.insert(arguments.end(), {"--log-file", "/dev/null"});
-  ProcessOptions options;
-  options.time_limit = std::chrono::seconds(120);
-  return run_process(arguments, options);
+  return test::run_ibdriver(std::move(arguments));
 }
 
 fs::path make_archive(const fs::path& output, const std::string& kind) {
-  REQUIRE(run_process({"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_archive.py", kind, output.string()})
-              .succeeded());
+  test::make_archive(kind, output);
   return output;
 }
 }  // namespace

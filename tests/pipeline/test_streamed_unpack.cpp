@@ -9,6 +9,7 @@
 #include "pipeline/streamed_unpack.hpp"
 #include "support/https_server.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 using namespace std::chrono_literals;
@@ -26,9 +27,7 @@ struct Fixture {
   std::string sha256;
 
   explicit Fixture(const std::string& kind = "bundle.tgz") {
-    auto made = run_process({"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_archive.py", kind,
-                             server.file(name).string()});
-    REQUIRE(made.succeeded());
+    test::make_archive(kind, server.file(name));
     sha256 = fetch::sha256_of_file(server.file(name));
     settings.extra_ca = server.ca_file();
     settings.first_backoff = 50ms;
