@@ -59,6 +59,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rss-sizes", default="100,1024")
     parser.add_argument("--ibdriver", default=os.path.join(ROOT, "build", "src", "ibdriver"))
+    parser.add_argument("--out", default=None,
+                        help="where the outputs are written (default: beside the served file, on disk; "
+                             "/dev/shm takes the disk out of the comparison)")
     args = parser.parse_args()
     for tool in ("nginx", "curl", "sha256sum", "openssl", "igzip", "gzip", "tar"):
         if shutil.which(tool) is None:
@@ -81,8 +84,8 @@ def main():
         nginx = start_nginx(work, files, certs, port)
         url = "https://127.0.0.1:%d/%s" % (port, NAME)
         ca = os.path.join(certs, "ca.pem")
-        out = os.path.join(work, "out")
-        os.makedirs(out)
+        out = tempfile.mkdtemp(prefix="ibdriver-unpack-out-", dir=args.out) if args.out else os.path.join(work, "out")
+        os.makedirs(out, exist_ok=True)
         inflated = os.path.join(work, "inflated.tar")
         with open(inflated, "wb") as target:
             subprocess.run(["igzip", "-dc", bundle], stdout=target, check=True)
@@ -109,8 +112,8 @@ def main():
                 results[key].append(elapsed)
         medians = {key: statistics.median(values) for key, values in results.items()}
         floor = max(medians["curl"], medians["igzip"], medians["tar"])
-        print("pipeline benchmark: %d MB MOFED-shaped .tgz over HTTPS on 127.0.0.1 (nginx), %d rounds, medians"
-              % (args.size_mb, args.rounds))
+        print("pipeline benchmark: %d MB MOFED-shaped .tgz over HTTPS on 127.0.0.1 (nginx), %d rounds, medians, "
+              "outputs in %s" % (args.size_mb, args.rounds, out))
         print("  (a) ibdriver fetch --unpack-to                        %.3f s" % medians["a"])
         print("  (b) curl -o f && sha256sum -c && tar -xzf f           %.3f s" % medians["b"])
         print("  (c) floor = max(curl -o /dev/null %.3f, igzip -dc %.3f, tar -xf inflated %.3f) = %.3f s"
@@ -135,6 +138,8 @@ def main():
             nginx.terminate()
             nginx.wait()
         shutil.rmtree(work, ignore_errors=True)
+        if args.out:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":
