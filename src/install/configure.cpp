@@ -20,6 +20,11 @@ namespace {
 
 constexpr std::size_t max_config_bytes = 4 * 1024 * 1024;
 constexpr const char* modules_file = "/etc/modules-load.d/ibdriver.conf";
+constexpr const char* openibd_dropin = "/etc/systemd/system/openibd.service.d/ibdriver.conf";
+// As Azure's HPC images do: openibd waits for udev to settle (the VF may appear late) and restarts on failure.
+constexpr const char* openibd_dropin_content =
+    "# Written by ibdriver. `ibdriver uninstall` removes it.\n[Unit]\nAfter=systemd-udev-settle.service\n\n"
+    "[Service]\nRestart=on-failure\n";
 
 std::string modules_content(const NodeSettings& settings) {
   std::string content = "# Written by ibdriver: InfiniBand modules loaded at boot. `ibdriver uninstall` removes it.\n";
@@ -104,20 +109,33 @@ void configure_node(const SystemRoot& root, const NodeSettings& settings,
     log::info(fmt::format("set {}={} in {}", edit.key, edit.value, edit.file));
   }
   if (openibd_present(root)) {
-    if (systemd_running(root)) {
+    auto dropin = root.path(openibd_dropin);
+    auto current = read_file_if_exists(dropin, max_config_bytes);
+    if (current != std::string(openibd_dropin_content)) {
+      record({openibd_dropin, current ? "edited" : "created", current});
+      std::error_code error;
+      fs::create_directories(dropin.parent_path(), error);
+      write_file_atomically(dropin, openibd_dropin_content, 0644);
+      log::info(fmt::format("wrote {}", openibd_dropin));
+    }
+    if (systemd_running(root) && run_process({"systemctl", "is-enabled", "--quiet", "openibd.service"}).exit_status != 0) {
       record({"openibd.service", "service-enabled", std::nullopt});
       auto result = run_process({"systemctl", "enable", "openibd.service"});
       if (!result.succeeded()) {
         log::warning(fmt::format("systemctl enable openibd {}: {}", result.describe_end(), result.tail(3)));
       }
-    } else {
-      log::info("systemd is not running here: openibd.service is left as the package set it");
+    } else if (!systemd_running(root)) {
+      log::info("systemd is not running here: openibd.service is enabled by its package or at first boot");
     }
   }
 }
 
 bool node_configured(const SystemRoot& root, const NodeSettings& settings) {
   if (read_file_if_exists(root.path(modules_file), max_config_bytes) != modules_content(settings)) return false;
+  if (openibd_present(root) &&
+      read_file_if_exists(root.path(openibd_dropin), max_config_bytes) != std::string(openibd_dropin_content)) {
+    return false;
+  }
   for (const auto& edit : key_edits(settings)) {
     auto content = read_file_if_exists(root.path(edit.file), max_config_bytes);
     if (content && set_key(*content, edit.key, edit.value) != *content) return false;

@@ -18,8 +18,8 @@ struct NodeSettings {
 std::string set_key(std::string_view content, std::string_view key, std::string_view value);
 
 // The configure stage: modules to load at boot (/etc/modules-load.d/ibdriver.conf), OS.EnableRDMA in
-// /etc/waagent.conf, IPOIB_LOAD in /etc/infiniband/openib.conf when present, the openibd service
-// enabled where systemd runs. Each change is handed to `record` (with what it replaces) before the
+// /etc/waagent.conf, IPOIB_LOAD in /etc/infiniband/openib.conf when present, and where the driver
+// installed openibd: a drop-in (After=systemd-udev-settle, Restart=on-failure), enabled where systemd runs. Each change is handed to `record` (with what it replaces) before the
 // file is written, so a run killed in between still knows the original; files already right are left
 // alone (a re-run changes nothing).
 void configure_node(const SystemRoot& root, const NodeSettings& settings,

@@ -56,6 +56,22 @@ TEST_CASE("configure writes, records the original first, is idempotent, and rest
   CHECK_FALSE(fs::exists(dir.path() / "etc/modules-load.d/ibdriver.conf"));
 }
 
+TEST_CASE("where the driver installed openibd, a drop-in orders it after udev settles", "[install][configure]") {
+  test::TempDir dir;
+  test::FakeMachine machine(dir.path());
+  machine.write("lib/systemd/system/openibd.service", "[Unit]\nDescription=openibd\n");
+  SystemRoot root(dir.path());
+  std::vector<install::ConfigChange> changes;
+  CHECK_FALSE(install::node_configured(root, {true}));
+  install::configure_node(root, {true}, [&](const install::ConfigChange& change) { changes.push_back(change); });
+  std::ifstream in(dir.path() / "etc/systemd/system/openibd.service.d/ibdriver.conf");
+  std::string dropin((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(dropin, Catch::Contains("After=systemd-udev-settle.service") && Catch::Contains("Restart=on-failure"));
+  CHECK(install::node_configured(root, {true}));
+  install::restore_configuration(root, changes);
+  CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/openibd.service.d/ibdriver.conf"));
+}
+
 TEST_CASE("dkms.conf is read and modules are built in BUILD_DEPENDS order", "[install][dkms]") {
   auto core = install::parse_dkms_conf("PACKAGE_NAME=\"mlnx-ofed-kernel\"\nPACKAGE_VERSION=\"24.10\"\n", "/a/dkms.conf");
   auto iser = install::parse_dkms_conf("PACKAGE_NAME='iser'\nPACKAGE_VERSION=24.10\nBUILD_DEPENDS[0]=\"mlnx-ofed-kernel\"\n",
