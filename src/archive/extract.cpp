@@ -215,7 +215,7 @@ StagedUnpack::StagedUnpack(fs::path target) : target_(std::move(target)) {
   std::error_code error;
   if (fs::exists(target_, error) && !(fs::is_directory(target_, error) && fs::is_empty(target_, error))) {
     throw Error(ExitCode::operation_failed, fmt::format("{} already exists and is not an empty folder", target_.string()),
-                "unpack into a new folder, or remove this one first");
+                "unpack into a fresh folder, or remove this one first");
   }
   auto parent = target_.has_parent_path() ? target_.parent_path() : fs::path(".");
   fs::create_directories(parent, error);

@@ -63,7 +63,7 @@ Command add_fetch_command(CLI::App& app, GlobalOptions& global) {
   parser->add_option("--to", state->export_to, "Also write the bundle and FILE.sha256 here (an offline bundle)");
   parser->add_option("--bundle", state->bundle, "Verify an offline bundle and put it into the cache instead of downloading");
   parser->add_option("--unpack-to", state->unpack_to,
-                     "Also unpack the bundle into this new folder, while it downloads (promoted after the SHA-256 matched)");
+                     "Also unpack the bundle into this fresh folder, while it downloads (promoted after the SHA-256 matched)");
   add_extraction_limits(*parser, options.limits);
   parser->add_option("--stall-timeout", state->stall_seconds, "Abort and resume a transfer without data for this long (s)")
       ->check(CLI::PositiveNumber);

@@ -31,7 +31,7 @@ Command add_unpack_command(CLI::App& app, GlobalOptions& global) {
     archive::ExtractionLimits limits;
   };
   auto state = std::make_shared<State>();
-  auto* parser = app.add_subcommand("unpack", "Safely unpack a .tgz/.tar.*/.deb/.rpm into a new folder (staged, then renamed)");
+  auto* parser = app.add_subcommand("unpack", "Safely unpack a .tgz/.tar.*/.deb/.rpm into a fresh folder (staged, then renamed)");
   parser->add_option("archive", state->archive, "The archive")->required()->check(CLI::ExistingFile);
   auto* to = parser->add_option("--to", state->to, "The folder to create");
   parser->add_flag("--list", state->list, "Only list the entries (checked like an extraction)");

@@ -15,7 +15,7 @@ class SystemRoot {
   const std::filesystem::path& sysfs() const noexcept { return sysfs_; }
   bool is_host_root() const noexcept { return root_ == "/"; }
 
-  // A path of the system ("/etc/os-release" or "etc/os-release") as seen from here.
+  // A system path ("/etc/os-release" or "etc/os-release") as seen from here.
   std::filesystem::path path(std::string_view system_path) const;
   // A path below the sysfs root ("bus/pci/devices").
   std::filesystem::path sysfs_path(std::string_view relative) const;

@@ -18,7 +18,7 @@ struct ConfigChange {
   std::optional<std::string> original;   // the file's content before (edited)
 };
 
-// What ibdriver did to a system (<root>/var/lib/ibdriver/state.json, written atomically after every
+// What ibdriver did to a machine (<root>/var/lib/ibdriver/state.json, written atomically after every
 // step): a re-run skips what is done and still true, an interrupted run resumes, uninstall removes
 // exactly what was added.
 struct Journal {

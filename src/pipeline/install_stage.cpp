@@ -68,7 +68,7 @@ std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::
   return kernels;
 }
 
-// What of the journal is no longer true on this system (empty: everything is in place).
+// What of the journal is no longer true on this machine (empty: everything is in place).
 std::vector<std::string> verify_journal(const SystemRoot& root, const install::Journal& journal,
                                         const std::vector<std::string>& kernels, install::PackageManager* packages,
                                         const install::NodeSettings* node) {
