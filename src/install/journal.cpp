@@ -37,8 +37,12 @@ std::optional<Journal> Journal::load(const SystemRoot& root) {
   auto file = path(root);
   auto content = read_file_if_exists(file, 16 * 1024 * 1024);
   if (!content) return std::nullopt;
+  return parse(*content, file.string());
+}
+
+Journal Journal::parse(std::string_view text, const std::string& origin) {
   try {
-    auto json = nlohmann::json::parse(*content);
+    auto json = nlohmann::json::parse(text.begin(), text.end());
     Journal journal;
     journal.release_version = json.at("release").at("version").get<std::string>();
     journal.release_file = json.at("release").at("file").get<std::string>();
@@ -58,7 +62,7 @@ std::optional<Journal> Journal::load(const SystemRoot& root) {
     journal.stages = json.at("stages").get<std::map<std::string, std::string>>();
     return journal;
   } catch (const nlohmann::json::exception& error) {
-    throw Error(ExitCode::operation_failed, fmt::format("the journal {} is damaged: {}", file.string(), error.what()),
+    throw Error(ExitCode::operation_failed, fmt::format("the journal {} is damaged: {}", origin, error.what()),
                 "move it away to start over (uninstall then cannot know what to remove)");
   }
 }

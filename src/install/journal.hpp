@@ -39,6 +39,7 @@ struct Journal {
 
   static std::filesystem::path path(const SystemRoot& root);
   static std::optional<Journal> load(const SystemRoot& root);  // nullopt when there is none; Error when corrupt
+  static Journal parse(std::string_view text, const std::string& origin);  // Error (14) when damaged
   void save(const SystemRoot& root) const;
   static void erase(const SystemRoot& root);
 };

@@ -1,0 +1,30 @@
+// Any bytes as a bundle's dkms.conf, as ibdriver's journal, or as a KEY=VALUE file it edits:
+// parsed or refused with an ibdriver::Error, never a crash; an edit never loses another line.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "install/configure.hpp"
+#include "install/dkms.hpp"
+#include "install/journal.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string text(reinterpret_cast<const char*>(data), size);
+  try {
+    auto module = ibdriver::install::parse_dkms_conf(text, "fuzz/dkms.conf");
+    (void)ibdriver::install::build_order({module});
+  } catch (const ibdriver::Error&) {
+  }
+  try {
+    (void)ibdriver::install::Journal::parse(text, "fuzz/state.json");
+  } catch (const ibdriver::Error&) {
+  }
+  auto edited = ibdriver::install::set_key(text, "OS.EnableRDMA", "y");
+  auto lines_before = ibdriver::text::split(text, '\n').size();
+  auto lines_after = ibdriver::text::split(edited, '\n').size();
+  if (lines_after + 1 < lines_before) std::abort();  // at most the final newline may be normalized
+  return 0;
+}
