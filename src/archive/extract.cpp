@@ -250,10 +250,11 @@ void StagedUnpack::promote() {
   promoted_ = true;
 }
 
-ExtractionReport unpack_file(const fs::path& archive_file, const fs::path& target, const ExtractionLimits& limits) {
+ExtractionReport unpack_file(const fs::path& archive_file, const fs::path& target, const ExtractionLimits& limits,
+                             const std::string& name) {
   StagedUnpack staged(target);
   FileByteSource source(archive_file);
-  auto report = extract_archive(source, archive_file.filename().string(), staged.staging(), limits);
+  auto report = extract_archive(source, name.empty() ? archive_file.filename().string() : name, staged.staging(), limits);
   staged.promote();
   return report;
 }

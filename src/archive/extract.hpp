@@ -55,8 +55,9 @@ class StagedUnpack {
   bool promoted_ = false;
 };
 
-// unpack ARCHIVE --to DIR: extract_archive through a StagedUnpack.
+// unpack ARCHIVE --to DIR: extract_archive through a StagedUnpack. `name` is what messages call the
+// archive (default: its file name; a cache entry is better named by the bundle it holds).
 ExtractionReport unpack_file(const std::filesystem::path& archive_file, const std::filesystem::path& target,
-                             const ExtractionLimits& limits);
+                             const ExtractionLimits& limits, const std::string& name = {});
 
 }  // namespace ibdriver::archive

@@ -94,7 +94,7 @@ FetchStageResult run_fetch(const SystemRoot& root, const FetchOptions& options, 
     }
   }
   if (options.unpack_to && !result.unpacked) {
-    result.unpacked = unpack_verified(result.fetched.path, result.release.file_name(), *options.unpack_to, options.limits);
+    result.unpacked = archive::unpack_file(result.fetched.path, *options.unpack_to, options.limits, result.release.file_name());
   }
   if (options.export_to) {
     result.exported = fetch::export_bundle(result.fetched, options.bundle ? options.bundle->filename().string()

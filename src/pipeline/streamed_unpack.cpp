@@ -43,15 +43,6 @@ class StreamTap : public fetch::DownloadObserver {
 
 }  // namespace
 
-archive::ExtractionReport unpack_verified(const std::filesystem::path& file, const std::string& name,
-                                          const std::filesystem::path& target, const archive::ExtractionLimits& limits) {
-  archive::StagedUnpack staged(target);
-  archive::FileByteSource bytes(file);
-  auto report = archive::extract_archive(bytes, name, staged.staging(), limits);
-  staged.promote();
-  return report;
-}
-
 UnpackedFetch fetch_and_unpack(const fetch::BundleSource& source, const fetch::BundleCache& cache,
                                const fetch::TransferSettings& settings, fetch::DownloadObserver& observer,
                                const std::filesystem::path& target, const archive::ExtractionLimits& limits) {
@@ -62,7 +53,7 @@ UnpackedFetch fetch_and_unpack(const fetch::BundleSource& source, const fetch::B
     result.fetched.bytes = std::filesystem::file_size(*cached);
     result.fetched.from_cache = true;
     result.fetched.url = "cache";
-    result.report = unpack_verified(*cached, source.file_name, target, limits);
+    result.report = archive::unpack_file(*cached, target, limits, source.file_name);
     return result;
   }
   archive::StagedUnpack staged(target);

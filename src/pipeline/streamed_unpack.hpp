@@ -21,8 +21,4 @@ UnpackedFetch fetch_and_unpack(const fetch::BundleSource& source, const fetch::B
                                const fetch::TransferSettings& settings, fetch::DownloadObserver& observer,
                                const std::filesystem::path& target, const archive::ExtractionLimits& limits);
 
-// The verified file into `target`, staged.
-archive::ExtractionReport unpack_verified(const std::filesystem::path& file, const std::string& name,
-                                          const std::filesystem::path& target, const archive::ExtractionLimits& limits);
-
 }  // namespace ibdriver::pipeline
