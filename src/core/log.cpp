@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/secrets.hpp"
+
 namespace ibdriver::log {
 namespace {
 
@@ -21,6 +23,7 @@ struct LogState {
   std::mutex mutex;
   Level stderr_level = Level::info;
   std::unique_ptr<std::FILE, FileCloser> file;
+  std::unique_ptr<std::FILE, FileCloser> second_file;
 };
 
 LogState& state() {
@@ -66,12 +69,26 @@ bool open_log_file(const std::filesystem::path& file) {
   return true;
 }
 
+bool open_second_log_file(const std::filesystem::path& file) {
+  std::FILE* opened = std::fopen(file.c_str(), "ae");
+  if (opened == nullptr) {
+    int error_number = errno;
+    write(Level::debug, fmt::format("not logging to {}: {}", file.string(), std::strerror(error_number)));
+    return false;
+  }
+  std::lock_guard lock(state().mutex);
+  state().second_file.reset(opened);
+  return true;
+}
+
 void close_log_file() {
   std::lock_guard lock(state().mutex);
   state().file.reset();
+  state().second_file.reset();
 }
 
-void write(Level level, std::string_view message) {
+void write(Level level, std::string_view raw_message) {
+  const std::string message = mask_secrets(raw_message);
   std::lock_guard lock(state().mutex);
   if (level >= state().stderr_level) {
     if (level == Level::info) {
@@ -83,6 +100,10 @@ void write(Level level, std::string_view message) {
   if (state().file) {
     fmt::print(state().file.get(), "{} {} {}\n", utc_timestamp(), level_name(level), message);
     std::fflush(state().file.get());
+  }
+  if (state().second_file) {
+    fmt::print(state().second_file.get(), "{} {} {}\n", utc_timestamp(), level_name(level), message);
+    std::fflush(state().second_file.get());
   }
 }
 

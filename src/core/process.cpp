@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX declares it nowhere
@@ -116,6 +117,7 @@ std::string format_command(const std::vector<std::string>& argv) {
 }
 
 std::string ProcessResult::describe_end() const {
+  if (cancelled) return "was stopped because ibdriver was asked to stop";
   if (timed_out) {
     return fmt::format("timed out after {:.1f} s and was killed", static_cast<double>(elapsed.count()) / 1000.0);
   }
@@ -207,6 +209,11 @@ ProcessResult ChildProcess::wait() {
     auto now = Clock::now();
     if (limited && !exited && !kill_at && now >= deadline) {
       result.timed_out = true;
+      signal_group(SIGTERM);
+      kill_at = now + options_.kill_grace;
+    }
+    if (!exited && !kill_at && cancel_requested()) {
+      result.cancelled = true;
       signal_group(SIGTERM);
       kill_at = now + options_.kill_grace;
     }

@@ -26,6 +26,7 @@ struct ProcessResult {
   int exit_status = -1;  // valid when signal == 0
   int signal = 0;        // the signal that ended it, 0 if it exited
   bool timed_out = false;
+  bool cancelled = false;  // ended because of request_cancel() (core/cancel.hpp)
   std::string out;
   std::string err;
   bool out_truncated = false;
@@ -33,7 +34,7 @@ struct ProcessResult {
   std::chrono::milliseconds elapsed{0};
   long max_rss_kib = 0;  // peak resident memory of the child itself (getrusage ru_maxrss)
 
-  bool succeeded() const { return signal == 0 && !timed_out && exit_status == 0; }
+  bool succeeded() const { return signal == 0 && !timed_out && !cancelled && exit_status == 0; }
   // "exited with status 2", "killed by signal 9 (Killed)", "timed out after 5.0 s and was killed".
   std::string describe_end() const;
   // The last lines of stderr (or stdout when stderr is empty), for error messages.

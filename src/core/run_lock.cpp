@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -38,6 +39,7 @@ RunLock::RunLock(const std::filesystem::path& file, std::chrono::seconds wait) {
       throw Error(ExitCode::operation_failed, fmt::format("another ibdriver run still holds {}", file.string()),
                   "wait for it to finish (see /var/log/ibdriver.log), then run again");
     }
+    throw_if_cancelled("waiting for another ibdriver run");
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   auto pid = std::to_string(::getpid()) + "\n";

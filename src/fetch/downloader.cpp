@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -118,6 +119,14 @@ int on_progress(void* context, curl_off_t /*dltotal*/, curl_off_t dlnow, curl_of
   }
   if (now > attempt->deadline) {
     attempt->out_of_time = true;
+    return 1;
+  }
+  if (cancel_requested()) {
+    try {
+      throw_if_cancelled("downloading");
+    } catch (...) {
+      attempt->failure = std::current_exception();
+    }
     return 1;
   }
   if (attempt->writing) {

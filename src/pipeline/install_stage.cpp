@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/files.hpp"
@@ -99,6 +100,10 @@ install::NodeSettings node_settings(const InstallOptions& options) { return {opt
 
 InstallResult run_install(const SystemRoot& root, const InstallOptions& options, fetch::DownloadObserver& observer) {
   auto started = Clock::now();
+  auto report = [&](std::string_view stage, StageEvent event, const std::string& message) {
+    if (options.on_stage) options.on_stage(stage, event, message);
+    if (event == StageEvent::done) throw_if_cancelled("installing");
+  };
   InstallResult result;
   auto plan_options = options.fetch.plan;
   if (options.fetch.bundle) {
@@ -110,12 +115,15 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   }
   std::optional<RunLock> lock;
   if (!options.dry_run) lock.emplace(root.path("/run/ibdriver.lock"), options.lock_wait);
+  report("detect", StageEvent::started, "checking the platform");
   result.plan = make_plan(root, plan_options);
   if (result.plan.exit_code != ExitCode::success || !result.plan.resolution) {
     throw Error(result.plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : result.plan.exit_code,
                 result.plan.failure, result.plan.failure_hint);
   }
   const auto& release = result.plan.resolution->release;
+  report("detect", StageEvent::done, "platform supported");
+  report("resolve", StageEvent::done, fmt::format("{} {}", release.file_name(), release.version));
   const auto& kernels = result.plan.kernels;
   for (const auto& kernel : plan_options.kernels) {
     auto with_headers = result.plan.platform.kernels.with_headers();
@@ -144,6 +152,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
     result.nothing_to_do = true;
     result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     log::info(fmt::format("{} is installed and built for {}: nothing to do", release.file_name(), fmt::join(kernels, ", ")));
+    for (const char* stage : {"fetch", "unpack", "packages", "dkms", "configure"}) report(stage, StageEvent::skipped, "already done");
     return result;
   }
   install::Journal state = journal.value_or(install::Journal{});
@@ -158,6 +167,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   // fetch + unpack (streamed; the folder appears by rename only once complete and verified)
   std::error_code error;
   if (!fs::exists(unpacked, error)) {
+    report("fetch", StageEvent::started, fmt::format("downloading and unpacking {}", release.file_name()));
     auto fetch_options = options.fetch;
     fetch_options.plan = plan_options;
     fetch_options.unpack_to = unpacked;
@@ -166,6 +176,8 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   }
   state.stages["fetch"] = "done";
   state.save(root);
+  report("fetch", StageEvent::done, fmt::format("{} verified (SHA-256 {})", release.file_name(), release.sha256));
+  report("unpack", StageEvent::done, fmt::format("unpacked to {}", unpacked.string()));
   if (release.kind != catalog::BundleKind::mofed_tgz) {
     throw Error(ExitCode::operation_failed, fmt::format("installing a {} bundle is not implemented yet", to_string(release.kind)),
                 "pin an MLNX_OFED tarball with --driver-version (see `ibdriver plan`)");
@@ -173,6 +185,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   auto bundle = install::inspect_mofed_bundle(unpacked, release);
 
   // packages
+  report("packages", StageEvent::started, fmt::format("installing {} with {}", state.profile, packages->name()));
   auto repository_files = packages->add_repository({"ibdriver", bundle.debs});
   state.repository_files = repository_files;
   state.save(root);
@@ -182,6 +195,8 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   state.stages["packages"] = "done";
   state.save(root);
   result.stages.push_back("packages");
+  report("packages", StageEvent::done, fmt::format("{} installed", state.profile));
+  report("dkms", StageEvent::started, fmt::format("building the kernel modules for {}", fmt::join(kernels, ", ")));
 
   // dkms: every kernel with headers, BUILD_DEPENDS first; what `dkms status` shows is skipped
   auto with_profile = state.packages;
@@ -206,6 +221,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   state.stages["dkms"] = "done";
   state.save(root);
   result.stages.push_back("dkms");
+  report("dkms", StageEvent::done, fmt::format("modules built for {}", fmt::join(kernels, ", ")));
 
   // configure
   install::configure_node(root, node, [&](const install::ConfigChange& change) {
@@ -217,7 +233,9 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   state.stages["configure"] = "done";
   state.save(root);
   result.stages.push_back("configure");
+  report("configure", StageEvent::done, "modules load at boot; RDMA enabled for the Azure agent");
   if (options.validate) log::info("validation with libibverbs is not part of this version yet (see `ibdriver status`)");
+  report("validate", StageEvent::skipped, options.validate ? "libibverbs validation is not part of this version yet" : "skipped (--no-validate)");
 
   result.journal = state;
   result.seconds = std::chrono::duration<double>(Clock::now() - started).count();

@@ -1,5 +1,7 @@
 #pragma once
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -13,6 +15,11 @@
 
 namespace ibdriver::pipeline {
 
+// What a stage reports as it runs (the extension's status file shows one substatus per stage). Stage
+// names are DESIGN.md's: detect, resolve, fetch, unpack, packages, dkms, configure, validate.
+enum class StageEvent { started, done, skipped };
+using StageListener = std::function<void(std::string_view stage, StageEvent event, const std::string& message)>;
+
 struct InstallOptions {
   FetchOptions fetch;  // how the release is chosen and fetched (plan options, mirrors, --bundle, cache)
   bool dry_run = false;
@@ -20,6 +27,7 @@ struct InstallOptions {
   std::chrono::seconds lock_wait{600};
   install::PackageManagerSettings packages;
   install::DkmsSettings dkms;
+  StageListener on_stage;  // optional
 };
 
 struct InstallResult {

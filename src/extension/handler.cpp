@@ -1,0 +1,377 @@
+#include "extension/handler.hpp"
+
+#include <algorithm>
+#include <csignal>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/cancel.hpp"
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "extension/protected_settings.hpp"
+#include "extension/settings.hpp"
+#include "extension/status.hpp"
+#include "extension/worker.hpp"
+#include "pipeline/install_stage.hpp"
+#include "pipeline/plan.hpp"
+
+namespace ibdriver::extension {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* upstream_log = "/var/log/azure/ib-vmext-status";
+constexpr const char* update_marker = "/var/lib/ibdriver/extension-updating";
+
+// Variables the worker needs from the agent's environment (the systemd path starts it afresh).
+constexpr std::array<const char*, 14> carried_variables{
+    "IBDRIVER_ROOT",     "IBDRIVER_SYSFS_ROOT", "IBDRIVER_IMDS_URL", "IBDRIVER_WAAGENT_DIR",
+    "IBDRIVER_CA_BUNDLE", "IBDRIVER_CATALOG",   "AZURE_GUEST_AGENT_EXTENSION_PATH", "AZURE_GUEST_AGENT_EXTENSION_VERSION",
+    "http_proxy",        "https_proxy",         "no_proxy",          "HTTP_PROXY",
+    "HTTPS_PROXY",       "NO_PROXY"};
+
+void open_logs(const SystemRoot& root, const HandlerContext& context) {
+  std::error_code error;
+  auto upstream = root.path(upstream_log);
+  fs::create_directories(upstream.parent_path(), error);
+  log::open_log_file(upstream);
+  fs::create_directories(context.environment.log_folder, error);
+  log::open_second_log_file(context.environment.log_folder / "ibdriver-extension.log");
+}
+
+ExtensionSettings load_settings(const HandlerContext& context, const HandlerOptions& options) {
+  if (!context.settings_file) return {};
+  auto runtime = read_runtime_settings(*context.settings_file);
+  nlohmann::json protected_settings;
+  if (!runtime.protected_settings.empty()) {
+    auto folder = options.waagent_folder ? *options.waagent_folder : options.root.path("/var/lib/waagent");
+    auto plaintext = decrypt_protected_settings(runtime.protected_settings, runtime.thumbprint, folder);
+    protected_settings = nlohmann::json::parse(plaintext, nullptr, false);
+    if (protected_settings.is_discarded()) {
+      throw Error(ExitCode::usage, "the protected settings decrypt to something that is not JSON",
+                  "give the protected settings as a JSON object");
+    }
+  }
+  return parse_extension_settings(runtime.public_settings, protected_settings);
+}
+
+pipeline::InstallOptions install_options(const ExtensionSettings& settings, const HandlerOptions& options) {
+  pipeline::InstallOptions install;
+  auto& plan = install.fetch.plan;
+  plan.detect.skip_vmbus_check = settings.skip_vmbus_check;
+  plan.detect.skip_device_check = settings.skip_device_check;
+  plan.detect.skip_os_check = settings.skip_os_check;
+  plan.detect.skip_vm_size_check = settings.skip_vm_size_check;
+  if (options.imds_url) plan.detect.imds.url = *options.imds_url;
+  plan.catalog_overlay = options.catalog;
+  plan.driver_version = settings.driver_version;
+  plan.driver_url = settings.driver_url;
+  plan.sha256 = settings.sha256;
+  plan.profile = settings.profile;
+  if (settings.ipoib) plan.ipoib = *settings.ipoib;
+  install.fetch.mirrors = settings.mirror_urls;
+  install.fetch.transfer.proxy = settings.proxy;
+  install.fetch.transfer.extra_ca = options.ca_bundle;
+  return install;
+}
+
+fs::path mrseq_file(const HandlerContext& context) { return context.extension_folder / "mrseq"; }
+
+std::optional<int> read_mrseq(const HandlerContext& context) {
+  auto text = read_file_if_exists(mrseq_file(context), 64);
+  if (!text) return std::nullopt;
+  auto trimmed = text::trim(*text);
+  if (trimmed.empty() || trimmed.size() > 9 || !std::all_of(trimmed.begin(), trimmed.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoi(std::string(trimmed));
+}
+
+std::string failure_message(const ErrorReport& report) {
+  auto message = report.summary();
+  for (const auto& link : report.chain) {
+    if (!link.hint.empty()) return fmt::format("{} (what to do: {})", message, link.hint);
+  }
+  return message;
+}
+
+// The status file of one operation: one substatus per stage, rewritten as the stages advance.
+class StatusWriter {
+ public:
+  StatusWriter(const HandlerContext& context, Operation operation) : context_(context) {
+    status_.name = context.environment.name;
+    status_.operation = std::string(operation_name(operation));
+  }
+
+  void stage(std::string_view name, StatusState state, const std::string& message) {
+    auto found = std::find_if(status_.substatus.begin(), status_.substatus.end(), [&](const auto& s) { return s.name == name; });
+    if (found == status_.substatus.end()) {
+      status_.substatus.push_back({std::string(name), state, 0, message});
+    } else {
+      found->state = state;
+      found->message = message;
+    }
+  }
+
+  void write(StatusState state, int code, const std::string& message) {
+    status_.state = state;
+    status_.code = code;
+    status_.message = message;
+    write_status(context_.environment.status_folder, context_.sequence, status_);
+    if (context_.manifest.report_heartbeat && context_.environment.heartbeat_file) {
+      try {
+        write_heartbeat(*context_.environment.heartbeat_file, state, message);
+      } catch (const std::exception& error) {
+        log::warning(fmt::format("cannot write the heartbeat: {}", error.what()));
+      }
+    }
+  }
+
+  // A failure: the stage that was running turns to error.
+  void fail(ExitCode code, const std::string& message) {
+    for (auto& item : status_.substatus) {
+      if (item.state == StatusState::transitioning) {
+        item.state = StatusState::error;
+        item.code = to_int(code);
+        item.message = message;
+      }
+    }
+    write(StatusState::error, to_int(code), message);
+  }
+
+  const std::string& message() const { return status_.message; }
+
+ private:
+  HandlerContext context_;
+  HandlerStatus status_;
+};
+
+// Download progress into the status message, at most every few seconds.
+class StatusProgress : public fetch::DownloadObserver {
+ public:
+  StatusProgress(StatusWriter& writer, std::string file) : writer_(writer), file_(std::move(file)) {}
+  void on_progress(std::uint64_t bytes, std::optional<std::uint64_t> total) override {
+    throw_if_cancelled("downloading");
+    auto now = Clock::now();
+    if (now - last_ < std::chrono::seconds(5)) return;
+    last_ = now;
+    auto text = total && *total > 0
+                    ? fmt::format("downloading {}: {} of {} MB ({}%)", file_, bytes >> 20U, *total >> 20U, bytes * 100 / *total)
+                    : fmt::format("downloading {}: {} MB", file_, bytes >> 20U);
+    writer_.stage("fetch", StatusState::transitioning, text);
+    writer_.write(StatusState::transitioning, 0, text);
+  }
+
+ private:
+  StatusWriter& writer_;
+  std::string file_;
+  Clock::time_point last_{};
+};
+
+std::vector<std::string> worker_environment(const HandlerOptions& options) {
+  std::vector<std::string> carried;
+  for (const char* name : carried_variables) {
+    if (auto value = options.environment(name)) carried.push_back(fmt::format("{}={}", name, *value));
+  }
+  return carried;
+}
+
+ExitCode enable(const HandlerContext& context, const HandlerOptions& options, const ExtensionSettings& settings, StatusWriter& status) {
+  if (worker_running(context.extension_folder)) {
+    log::info("an extension worker is already installing the drivers: not starting another");
+    return ExitCode::success;
+  }
+  auto install = install_options(settings, options);
+  if (read_mrseq(context) == context.sequence) {
+    // Enable runs again after every reboot: with these settings done before, only check.
+    auto health = pipeline::installation_status(options.root);
+    if (health.healthy()) {
+      auto message = fmt::format("{} is installed and healthy for {}", health.journal->release_file, fmt::join(health.kernels, ", "));
+      log::info(message);
+      status.write(StatusState::success, 0, message);
+      return ExitCode::success;
+    }
+    log::info(fmt::format("settings {} were applied before, but: {}; repairing", context.sequence, fmt::join(health.missing, "; ")));
+  }
+
+  status.stage("detect", StatusState::transitioning, "checking the platform");
+  auto plan = pipeline::make_plan(options.root, install.fetch.plan);
+  if (plan.exit_code != ExitCode::success || !plan.resolution) {
+    auto code = plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code;
+    auto message = plan.failure_hint.empty() ? plan.failure : fmt::format("{} (what to do: {})", plan.failure, plan.failure_hint);
+    log::error(message);
+    status.fail(code, message);
+    return code;
+  }
+  status.stage("detect", StatusState::success, "platform supported");
+  const auto& release = plan.resolution->release;
+  log::info(fmt::format("resolved {} from {}", release.file_name(), text::redact_url(release.url)));
+  status.stage("resolve", StatusState::success, fmt::format("{} {}", release.file_name(), release.version));
+
+  auto lock = WorkerLock::try_acquire(context.extension_folder);
+  if (!lock) {
+    log::info("an extension worker is already installing the drivers: not starting another");
+    return ExitCode::success;
+  }
+  WorkerLock::forget_pid(context.extension_folder);  // left by an earlier worker
+  auto message = fmt::format("installing {} in the background", release.file_name());
+  status.write(StatusState::transitioning, 0, message);
+  WorkerLaunch launch;
+  launch.argv = {options.executable.string(), "extension", "worker", fmt::format("--sequence={}", context.sequence)};
+  launch.environment = worker_environment(options);
+  launch.output = context.environment.log_folder / "worker.out";
+  launch.use_systemd = systemd_runs(options.root);
+  start_worker(launch, *lock);
+  log::info(fmt::format("{}: the worker reports in {}", message, (context.environment.status_folder / fmt::format("{}.status", context.sequence)).string()));
+  return ExitCode::success;
+}
+
+ExitCode disable(const HandlerContext& context, const HandlerOptions& options, StatusWriter& status) {
+  bool stopped = stop_worker(context.extension_folder, systemd_runs(options.root), options.stop_wait);
+  auto message = stopped ? "stopped the running install; the next enable resumes it" : "nothing was running";
+  log::info(fmt::format("disable: {}", message));
+  status.write(StatusState::success, 0, message);
+  return ExitCode::success;
+}
+
+ExitCode uninstall(const HandlerContext& context, const HandlerOptions& options, const ExtensionSettings& settings, StatusWriter& status) {
+  stop_worker(context.extension_folder, systemd_runs(options.root), options.stop_wait);
+  std::error_code error;
+  auto marker = options.root.path(update_marker);
+  bool updating = fs::exists(marker, error);
+  fs::remove(marker, error);
+  std::string message;
+  if (updating) {
+    message = "the extension is being updated: the drivers stay installed";
+  } else if (settings.uninstall_drivers) {
+    auto removed = pipeline::run_uninstall(options.root, std::chrono::seconds(240));
+    message = removed.release_file.empty() ? "no drivers were installed" : fmt::format("removed {}", removed.release_file);
+  } else {
+    message = "the drivers stay installed (set \"uninstallDrivers\": true to remove them with the extension)";
+  }
+  log::info(fmt::format("uninstall: {}", message));
+  status.write(StatusState::success, 0, message);
+  return ExitCode::success;
+}
+
+ExitCode update(const HandlerContext& context, const HandlerOptions& options, StatusWriter& status) {
+  // Old disable, new update, old uninstall, new install, new enable: the old uninstall must keep the
+  // drivers, and the new enable must know which settings were already applied.
+  auto marker = options.root.path(update_marker);
+  std::error_code error;
+  fs::create_directories(marker.parent_path(), error);
+  write_file_atomically(marker, fmt::format("{}\n", options.environment("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION").value_or("?")));
+  std::string message = "updated; the drivers stay installed";
+  if (auto from = options.environment("AZURE_GUEST_AGENT_UPDATING_FROM_VERSION"); from && !from->empty() && from->find('/') == std::string::npos) {
+    auto old_folder = context.extension_folder.parent_path() / fmt::format("{}-{}", context.environment.name, *from);
+    if (auto old_mrseq = read_file_if_exists(old_folder / "mrseq", 64)) {
+      write_file_atomically(mrseq_file(context), *old_mrseq);
+      message = fmt::format("updated from {}; settings {} carried over", *from, std::string(text::trim(*old_mrseq)));
+    }
+  }
+  log::info(message);
+  status.write(StatusState::success, 0, message);
+  return ExitCode::success;
+}
+
+void on_terminate(int /*signal*/) { request_cancel(); }
+
+}  // namespace
+
+std::string_view operation_name(Operation operation) {
+  switch (operation) {
+    case Operation::install: return "Install";
+    case Operation::enable: return "Enable";
+    case Operation::disable: return "Disable";
+    case Operation::uninstall: return "Uninstall";
+    case Operation::update: return "Update";
+  }
+  return "Enable";
+}
+
+ExitCode run_operation(Operation operation, const HandlerOptions& options) {
+  auto context = locate_handler(options.environment);  // outside a handler folder: exit 1, no status to write
+  open_logs(options.root, context);
+  log::info(fmt::format("extension {} {} (settings {})", context.environment.name, operation_name(operation), context.sequence));
+  StatusWriter status(context, operation);
+  try {
+    ExtensionSettings settings;
+    try {
+      settings = load_settings(context, options);
+    } catch (const Error& error) {
+      // Broken settings must not keep a user from stopping or removing the extension.
+      if (operation == Operation::install || operation == Operation::enable) throw;
+      log::warning(fmt::format("ignoring the settings: {}", error.what()));
+    }
+    switch (operation) {
+      case Operation::install: {
+        std::error_code error;
+        fs::remove(options.root.path(update_marker), error);
+        log::info("install: ready; enable installs the drivers");
+        return ExitCode::success;
+      }
+      case Operation::enable: return enable(context, options, settings, status);
+      case Operation::disable: return disable(context, options, status);
+      case Operation::uninstall: return uninstall(context, options, settings, status);
+      case Operation::update: return update(context, options, status);
+    }
+  } catch (...) {
+    auto report = report_error(std::current_exception());
+    auto message = failure_message(report);
+    log::error(message);
+    try {
+      status.fail(report.code, message);
+    } catch (...) {
+      log::error(report_error(std::current_exception()).summary());
+      return ExitCode::operation_failed;
+    }
+    return report.code;
+  }
+  return ExitCode::usage;
+}
+
+ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<int> lock_fd) {
+  std::signal(SIGTERM, on_terminate);
+  std::signal(SIGINT, on_terminate);
+  std::signal(SIGHUP, SIG_IGN);  // the agent's session is gone; only disable stops us
+  auto context = locate_handler(options.environment, sequence);
+  open_logs(options.root, context);
+  auto lock = lock_fd ? WorkerLock::adopt(*lock_fd) : WorkerLock::acquire(context.extension_folder, std::chrono::seconds(60));
+  lock.write_pid(context.extension_folder);
+  StatusWriter status(context, Operation::enable);
+  log::info(fmt::format("extension worker for settings {} started", sequence));
+  struct ForgetPid {
+    const fs::path& folder;
+    ~ForgetPid() { WorkerLock::forget_pid(folder); }
+  } forget{context.extension_folder};
+  try {
+    auto settings = load_settings(context, options);
+    auto install = install_options(settings, options);
+    install.on_stage = [&](std::string_view stage, pipeline::StageEvent event, const std::string& message) {
+      status.stage(stage, event == pipeline::StageEvent::started ? StatusState::transitioning : StatusState::success, message);
+      status.write(StatusState::transitioning, 0, message);
+    };
+    StatusProgress progress(status, "the driver bundle");
+    auto result = pipeline::run_install(options.root, install, progress);
+    auto message = result.nothing_to_do
+                       ? fmt::format("{} was already installed and healthy", result.journal.release_file)
+                       : fmt::format("installed {} ({}) in {:.0f} s", result.journal.release_file, fmt::join(result.stages, ", "), result.seconds);
+    write_file_atomically(mrseq_file(context), fmt::format("{}\n", sequence));
+    log::info(message);
+    status.write(StatusState::success, 0, message);
+    return ExitCode::success;
+  } catch (...) {
+    auto report = report_error(std::current_exception());
+    auto message = failure_message(report);
+    log::error(message);
+    status.fail(report.code, message);
+    return report.code;
+  }
+}
+
+}  // namespace ibdriver::extension

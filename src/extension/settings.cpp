@@ -1,0 +1,147 @@
+#include "extension/settings.hpp"
+
+#include <array>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/secrets.hpp"
+#include "core/text.hpp"
+
+namespace ibdriver::extension {
+namespace {
+
+constexpr std::string_view settings_hint = "fix the extension's settings (see the README, \"Extension settings\") and apply them again";
+
+[[noreturn]] void bad_setting(const std::string& key, const std::string& problem) {
+  throw Error(ExitCode::usage, fmt::format("extension setting \"{}\" {}", key, problem), std::string(settings_hint));
+}
+
+void register_secrets(const nlohmann::json& value) {
+  if (value.is_string()) {
+    register_secret(value.get<std::string>());
+  } else if (value.is_structured()) {
+    for (const auto& item : value) register_secrets(item);
+  }
+}
+
+std::string string_value(const std::string& key, const nlohmann::json& value) {
+  if (!value.is_string()) bad_setting(key, fmt::format("must be a string, not {}", value.type_name()));
+  auto text = value.get<std::string>();
+  if (text.empty()) bad_setting(key, "is empty");
+  return text;
+}
+
+bool bool_value(const std::string& key, const nlohmann::json& value) {
+  if (!value.is_boolean()) bad_setting(key, fmt::format("must be true or false, not {}", value.type_name()));
+  return value.get<bool>();
+}
+
+void apply(ExtensionSettings& settings, const std::string& key, const nlohmann::json& value) {
+  if (key == "driverVersion") settings.driver_version = string_value(key, value);
+  else if (key == "driverUrl") settings.driver_url = string_value(key, value);
+  else if (key == "sha256") settings.sha256 = string_value(key, value);
+  else if (key == "profile") settings.profile = string_value(key, value);
+  else if (key == "proxy") settings.proxy = string_value(key, value);
+  else if (key == "skipVmbusCheck") settings.skip_vmbus_check = bool_value(key, value);
+  else if (key == "skipDeviceCheck") settings.skip_device_check = bool_value(key, value);
+  else if (key == "skipOsCheck") settings.skip_os_check = bool_value(key, value);
+  else if (key == "skipVmSizeCheck") settings.skip_vm_size_check = bool_value(key, value);
+  else if (key == "ipoib") settings.ipoib = bool_value(key, value);
+  else if (key == "uninstallDrivers") settings.uninstall_drivers = bool_value(key, value);
+  else if (key == "mirrorUrl") {
+    if (value.is_string()) {
+      settings.mirror_urls.push_back(string_value(key, value));
+    } else if (value.is_array()) {
+      for (const auto& item : value) settings.mirror_urls.push_back(string_value(key, item));
+    } else {
+      bad_setting(key, fmt::format("must be a string or a list of strings, not {}", value.type_name()));
+    }
+  } else {
+    bad_setting(text::printable(key, 80),
+                "is not known (known: driverVersion, driverUrl, sha256, mirrorUrl, profile, proxy, skipVmbusCheck, "
+                "skipDeviceCheck, skipOsCheck, skipVmSizeCheck, ipoib, uninstallDrivers)");
+  }
+}
+
+}  // namespace
+
+RuntimeSettings parse_runtime_settings(std::string_view text, const std::filesystem::path& file) {
+  RuntimeSettings settings;
+  if (text::trim(text).empty()) return settings;  // the agent writes an empty file for no settings
+  auto document = nlohmann::json::parse(text, nullptr, false);
+  auto broken = [&](const std::string& problem) {
+    return Error(ExitCode::usage, fmt::format("settings file {} {}", file.string(), problem), std::string(settings_hint));
+  };
+  if (document.is_discarded()) throw broken("is not valid JSON");
+  if (!document.is_object()) throw broken("is not a JSON object");
+  auto runtime = document.find("runtimeSettings");
+  if (runtime == document.end() || runtime->is_null()) return settings;
+  if (!runtime->is_array()) throw broken("has \"runtimeSettings\" that is not a list");
+  if (runtime->empty()) return settings;
+  if (runtime->size() > 1) throw broken("has more than one entry in \"runtimeSettings\"");
+  const auto& entry = runtime->front();
+  if (!entry.is_object()) throw broken("has a \"runtimeSettings\" entry that is not an object");
+  auto handler = entry.find("handlerSettings");
+  if (handler == entry.end() || handler->is_null()) return settings;
+  if (!handler->is_object()) throw broken("has \"handlerSettings\" that is not an object");
+  if (auto found = handler->find("publicSettings"); found != handler->end() && !found->is_null()) {
+    if (!found->is_object()) throw broken("has \"publicSettings\" that is not an object");
+    settings.public_settings = *found;
+  }
+  if (auto found = handler->find("protectedSettings"); found != handler->end() && !found->is_null()) {
+    if (!found->is_string()) throw broken("has \"protectedSettings\" that is not a (base64) string");
+    settings.protected_settings = found->get<std::string>();
+  }
+  if (auto found = handler->find("protectedSettingsCertThumbprint"); found != handler->end() && !found->is_null()) {
+    if (!found->is_string()) throw broken("has \"protectedSettingsCertThumbprint\" that is not a string");
+    settings.thumbprint = found->get<std::string>();
+  }
+  if (!settings.protected_settings.empty() && settings.thumbprint.empty()) {
+    throw broken("has protected settings but no \"protectedSettingsCertThumbprint\"");
+  }
+  return settings;
+}
+
+RuntimeSettings read_runtime_settings(const std::filesystem::path& file) {
+  std::string text;
+  try {
+    text = read_file(file, max_settings_bytes);
+  } catch (const Error&) {
+    std::error_code error;
+    auto size = std::filesystem::file_size(file, error);
+    if (!error && size > max_settings_bytes) {
+      throw Error(ExitCode::usage,
+                  fmt::format("settings file {} is {} bytes: more than the {} ibdriver reads", file.string(), size, max_settings_bytes),
+                  std::string(settings_hint));
+    }
+    rethrow_with_context(fmt::format("reading the settings file {}", file.string()));
+  }
+  return parse_runtime_settings(text, file);
+}
+
+ExtensionSettings parse_extension_settings(const nlohmann::json& public_settings, const nlohmann::json& protected_settings) {
+  register_secrets(protected_settings);
+  ExtensionSettings settings;
+  if (!public_settings.is_null() && !public_settings.is_object()) bad_setting("publicSettings", "must be an object");
+  if (!protected_settings.is_null() && !protected_settings.is_object()) bad_setting("protectedSettings", "must decrypt to a JSON object");
+  if (public_settings.is_object()) {
+    for (const auto& [key, value] : public_settings.items()) apply(settings, key, value);
+  }
+  if (protected_settings.is_object()) {
+    for (const auto& [key, value] : protected_settings.items()) {
+      if (public_settings.is_object() && public_settings.contains(key)) {
+        bad_setting(key, "is in both the public and the protected settings: give it once");
+      }
+      apply(settings, key, value);
+    }
+  }
+  if (settings.driver_url && !settings.sha256) bad_setting("driverUrl", "needs \"sha256\" (the bundle's SHA-256) beside it");
+  if (settings.sha256 && !settings.driver_url) bad_setting("sha256", "only goes with \"driverUrl\"");
+  if (settings.driver_url && settings.driver_version) bad_setting("driverVersion", "and \"driverUrl\" exclude each other");
+  return settings;
+}
+
+}  // namespace ibdriver::extension

@@ -1,0 +1,47 @@
+#pragma once
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ibdriver::extension {
+
+// One <seq>.settings file as the agent writes it.
+struct RuntimeSettings {
+  nlohmann::json public_settings = nlohmann::json::object();
+  std::string protected_settings;  // base64 of DER CMS enveloped data; empty when none
+  std::string thumbprint;          // of the certificate it was encrypted for
+};
+
+// The settings file can be at most this large; anything bigger is refused (exit 1), never read whole.
+constexpr std::size_t max_settings_bytes = 256 * 1024;
+
+// Parses <configFolder>/<seq>.settings. Throws Error (usage) naming the file and what is wrong.
+RuntimeSettings parse_runtime_settings(std::string_view text, const std::filesystem::path& file);
+RuntimeSettings read_runtime_settings(const std::filesystem::path& file);
+
+// What a user can set, publicly or in protected settings (documented in the README). Every key is
+// optional; an unknown key or a wrong type is exit 1 naming the key.
+struct ExtensionSettings {
+  std::optional<std::string> driver_version;  // driverVersion
+  std::optional<std::string> driver_url;      // driverUrl (needs sha256)
+  std::optional<std::string> sha256;          // sha256
+  std::vector<std::string> mirror_urls;       // mirrorUrl: a string or a list of strings
+  std::optional<std::string> profile;         // profile
+  std::optional<std::string> proxy;           // proxy
+  bool skip_vmbus_check = false;              // skipVmbusCheck
+  bool skip_device_check = false;             // skipDeviceCheck
+  bool skip_os_check = false;                 // skipOsCheck
+  bool skip_vm_size_check = false;            // skipVmSizeCheck
+  std::optional<bool> ipoib;                  // ipoib
+  bool uninstall_drivers = false;             // uninstallDrivers: remove the drivers when the extension is removed
+};
+
+// Public and (decrypted) protected settings together; a key may appear in only one of them. Every
+// string in the protected settings is registered as a secret (core/secrets.hpp) before anything else
+// happens with it.
+ExtensionSettings parse_extension_settings(const nlohmann::json& public_settings, const nlohmann::json& protected_settings);
+
+}  // namespace ibdriver::extension

@@ -1,0 +1,288 @@
+// The extension's five commands run as the Azure guest agent runs them, on a fake VM: status files,
+// exit codes, the detached worker, bad settings, secrets.
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/files.hpp"
+#include "core/unique_fd.hpp"
+#include "support/azure_agent.hpp"
+#include "support/fake_machine.hpp"
+#include "support/imds_server.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace ibdriver;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ExtensionVm {
+  test::TempDir dir;
+  test::FakeMachine machine{dir.path()};
+  test::ImdsServer imds;
+  test::AzureAgent agent{dir.path()};
+  std::vector<std::string> environment;
+
+  explicit ExtensionVm(const char* profile = "hb120rs_v3", const char* os = "ubuntu22.04", std::vector<std::string> imds_arguments = {})
+      : imds(imds_arguments.empty() ? std::vector<std::string>{"--vm-size", test::profile_vm_size(profile)} : imds_arguments) {
+    test::populate_profile(machine, profile);
+    machine.os_release_fixture(os);
+    environment = {"IBDRIVER_IMDS_URL=" + imds.url()};
+  }
+  ProcessResult run(const std::string& command, int sequence = 0) const { return agent.run(command, sequence, environment); }
+  nlohmann::json status(int sequence = 0) const { return agent.status(sequence).value_or(nlohmann::json()); }
+  std::string log() const { return read_file_if_exists(dir.path() / "var/log/azure/ib-vmext-status", 1 << 20).value_or(""); }
+  bool worker_running() const {
+    UniqueFd fd(::open((agent.folder() / "worker.lock").c_str(), O_RDWR | O_CLOEXEC));
+    if (!fd.valid()) return false;
+    return ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0;
+  }
+};
+
+// Holds <root>/run/ibdriver.lock as another ibdriver run would, so the worker waits.
+struct HeldRunLock {
+  UniqueFd fd;
+  explicit HeldRunLock(const fs::path& root) {
+    fs::create_directories(root / "run");
+    fd.reset(::open((root / "run/ibdriver.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    REQUIRE(::flock(fd.get(), LOCK_EX) == 0);
+  }
+};
+
+const nlohmann::json& body(const nlohmann::json& status) { return status[0]["status"]; }
+
+bool wait_until(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return condition();
+}
+
+}  // namespace
+
+TEST_CASE("enable checks the platform, returns, and its worker outlives the agent's kill", "[extension]") {
+  ExtensionVm vm;
+  vm.agent.enable_heartbeat();
+  HeldRunLock held(vm.dir.path());  // another ibdriver run: the worker has to wait for it
+
+  auto enabled = vm.run("enable");
+  CHECK(enabled.exit_status == 0);
+  CHECK_FALSE(enabled.timed_out);
+  // The agent killed what was left of the command's group; the worker lives on in its own session.
+  REQUIRE(wait_until([&] { return vm.worker_running() && fs::exists(vm.agent.folder() / "worker.pid"); }, std::chrono::seconds(10)));
+  auto status = vm.status();
+  INFO(status.dump(2));
+  CHECK(test::status_shape_problems(status).empty());
+  CHECK(body(status)["operation"] == "Enable");
+  CHECK(body(status)["status"] == "transitioning");
+  CHECK(body(status)["substatus"][0]["name"] == "detect");
+  CHECK(body(status)["substatus"][0]["status"] == "success");
+  CHECK(body(status)["substatus"][1]["name"] == "resolve");
+  auto heartbeat = nlohmann::json::parse(read_file(vm.agent.folder() / "heartbeat.log", 4096));
+  CHECK(heartbeat[0]["version"] == 1.0);
+  CHECK(heartbeat[0]["heartbeat"]["status"] == "ready");
+
+  // A second enable while the worker runs starts no other.
+  auto pid_before = read_file(vm.agent.folder() / "worker.pid", 64);
+  CHECK(vm.run("enable").exit_status == 0);
+  CHECK_THAT(vm.log(), Catch::Contains("already installing the drivers: not starting another"));
+  CHECK(read_file(vm.agent.folder() / "worker.pid", 64) == pid_before);
+
+  // disable stops it cleanly: it lets go of its lock and says so.
+  auto disabled = vm.run("disable");
+  CHECK(disabled.exit_status == 0);
+  CHECK_FALSE(vm.worker_running());
+  status = vm.status();
+  CHECK(test::status_shape_problems(status).empty());
+  CHECK(body(status)["operation"] == "Disable");
+  CHECK(body(status)["status"] == "success");
+  CHECK_THAT(body(status)["formattedMessage"]["message"].get<std::string>(), Catch::Contains("stopped the running install"));
+  CHECK_THAT(vm.log(), Catch::Contains("stopped while waiting for another ibdriver run"));
+  CHECK(vm.run("disable").exit_status == 0);
+  CHECK_THAT(body(vm.status())["formattedMessage"]["message"].get<std::string>(), Catch::Contains("nothing was running"));
+}
+
+TEST_CASE("the worker reports its final status with the exit code", "[extension]") {
+  ExtensionVm vm;
+  CHECK(vm.run("install").exit_status == 0);
+  CHECK(vm.run("enable").exit_status == 0);
+  auto status = vm.agent.wait_for_final_status(0, std::chrono::seconds(60));
+  INFO(status.dump(2));
+  CHECK(test::status_shape_problems(status).empty());
+  // A fake root cannot take packages (the chroot test installs for real): the worker's error is final.
+  CHECK(body(status)["status"] == "error");
+  CHECK(body(status)["code"] == 1);
+  CHECK_THAT(body(status)["formattedMessage"]["message"].get<std::string>(), Catch::Contains("needs --root /"));
+  CHECK_FALSE(fs::exists(vm.agent.folder() / "mrseq"));
+}
+
+TEST_CASE("enable's platform checks end with the upstream exit codes and an error status", "[extension]") {
+  struct Case {
+    const char* profile;
+    const char* os;
+    std::vector<std::string> imds;
+    int code;
+  };
+  for (const auto& check : {Case{"no_vmbus", "ubuntu22.04", {}, 10}, Case{"d8s_v5", "ubuntu22.04", {}, 11},
+                            Case{"hb120rs_v3", "ubuntu16.04", {}, 12},
+                            Case{"hb120rs_v3", "ubuntu22.04", {"--vm-size", "Standard_D8s_v5"}, 13},
+                            Case{"hb120rs_v3", "ubuntu22.04", {"--mode", "404"}, 13}}) {
+    INFO(check.profile << " " << check.os << " " << check.code);
+    ExtensionVm vm(check.profile, check.os, check.imds);
+    auto result = vm.run("enable");
+    CHECK(result.exit_status == check.code);
+    auto status = vm.status();
+    CHECK(test::status_shape_problems(status).empty());
+    CHECK(body(status)["status"] == "error");
+    CHECK(body(status)["code"] == check.code);
+    CHECK(body(status)["substatus"][0]["name"] == "detect");
+    CHECK(body(status)["substatus"][0]["status"] == "error");
+    CHECK_FALSE(fs::exists(vm.agent.folder() / "worker.pid"));
+  }
+}
+
+TEST_CASE("the skip switches in the settings reach the checks", "[extension]") {
+  ExtensionVm vm("d8s_v5", "ubuntu22.04");
+  vm.agent.write_settings(0, {{"skipDeviceCheck", true}, {"skipVmSizeCheck", true}});
+  CHECK(vm.run("enable").exit_status == 0);
+  CHECK(body(vm.agent.wait_for_final_status(0, std::chrono::seconds(60)))["code"] == 1);  // only the fake root stops it
+}
+
+TEST_CASE("bad settings are exit 1 with an error status naming the problem", "[extension]") {
+  ExtensionVm vm;
+  auto thumbprint = vm.agent.make_certificate();
+  auto other = vm.agent.make_certificate();
+  auto with_protected = [&](const std::string& protected_text, const std::string& named) {
+    return nlohmann::json{{"runtimeSettings", {{{"handlerSettings", {{"publicSettings", nlohmann::json::object()},
+                                                                      {"protectedSettings", protected_text},
+                                                                      {"protectedSettingsCertThumbprint", named}}}}}}}
+        .dump();
+  };
+  struct Case {
+    const char* what;
+    std::string settings;
+    const char* message;
+  };
+  std::vector<Case> cases{
+      {"corrupt JSON", R"({"runtimeSettings": [{"handlerSettings": )", "is not valid JSON"},
+      {"unknown key", R"({"runtimeSettings": [{"handlerSettings": {"publicSettings": {"ipoibb": true}}}]})", "\"ipoibb\" is not known"},
+      {"wrong type", R"({"runtimeSettings": [{"handlerSettings": {"publicSettings": {"skipOsCheck": "yes"}}}]})", "\"skipOsCheck\" must be true or false"},
+      {"bad base64", with_protected("%%%not-base64%%%", thumbprint), "not base64"},
+      {"wrong thumbprint", with_protected(vm.agent.encrypt(R"({"proxy": "http://p.example:3128"})", thumbprint), other), "cannot decrypt"},
+      {"missing certificate", with_protected(vm.agent.encrypt("{}", thumbprint), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "cannot read the certificate"},
+      {"protected settings that are not JSON", with_protected(vm.agent.encrypt("proxy=1", thumbprint), thumbprint), "not JSON"},
+      {"10 MB settings file", R"({"runtimeSettings": [{"handlerSettings": {"publicSettings": {"profile": ")" + std::string(10 << 20, 'p') + "\"}}}]}",
+       "more than the"},
+  };
+  int sequence = 0;
+  for (const auto& bad : cases) {
+    INFO(bad.what);
+    vm.agent.write_raw_settings(sequence, bad.settings);
+    auto result = vm.run("enable", sequence);
+    CHECK(result.exit_status == 1);
+    CHECK_THAT(result.err, Catch::Contains(bad.message));
+    auto status = vm.status(sequence);
+    CHECK(test::status_shape_problems(status).empty());
+    CHECK(body(status)["status"] == "error");
+    CHECK(body(status)["code"] == 1);
+    CHECK_THAT(body(status)["formattedMessage"]["message"].get<std::string>(), Catch::Contains(bad.message));
+    ++sequence;
+  }
+  CHECK_FALSE(fs::exists(vm.agent.folder() / "worker.pid"));
+  // Broken settings do not keep anyone from stopping or removing the extension.
+  CHECK(vm.run("disable", 0).exit_status == 0);
+  CHECK(vm.run("uninstall", 0).exit_status == 0);
+}
+
+TEST_CASE("protected settings never appear in a log, a status, stdout or stderr", "[extension]") {
+  ExtensionVm vm("hb120rs_v3", "ubuntu22.04");
+  auto thumbprint = vm.agent.make_certificate();
+  const std::string path_secret = "SeCrEtPaTh-0042";
+  const std::string sas_secret = "sig=S3cr3tS1gnature%3D";
+  const std::string password = "hunter2-proxy-pass";
+  nlohmann::json protected_settings{
+      {"driverUrl", "https://127.0.0.1:9/" + path_secret + "/MLNX_OFED_LINUX-24.10-1.1.4.0-ubuntu22.04-x86_64.tgz"},
+      {"sha256", std::string(64, 'a')},
+      {"mirrorUrl", "https://mirror.example/ofed?sv=2024-01-01&" + sas_secret},
+      {"proxy", "http://azureuser:" + password + "@proxy.example:3128"}};
+  vm.agent.write_settings(0, {{"ipoib", true}}, protected_settings, thumbprint);
+  auto enabled = vm.run("enable");
+  CHECK(enabled.exit_status == 0);
+  auto status = vm.agent.wait_for_final_status(0, std::chrono::seconds(60));
+  INFO(status.dump(2));
+  // The pinned URL from the protected settings was used (and its secret part masked in the log).
+  CHECK(body(status)["substatus"][1]["formattedMessage"]["message"] == "MLNX_OFED_LINUX-24.10-1.1.4.0-ubuntu22.04-x86_64.tgz 24.10-1.1.4.0");
+  CHECK_THAT(vm.log(), Catch::Contains("resolved MLNX_OFED_LINUX-24.10-1.1.4.0-ubuntu22.04-x86_64.tgz from ***"));
+  CHECK(vm.run("disable").exit_status == 0);
+  auto uninstalled = vm.agent.run("uninstall", 0, vm.environment);
+  for (const auto& secret : {path_secret, sas_secret, password}) {
+    INFO(secret);
+    CHECK(test::files_containing(vm.dir.path(), secret).empty());
+    for (const auto* output : {&enabled.out, &enabled.err, &uninstalled.out, &uninstalled.err}) CHECK(output->find(secret) == std::string::npos);
+  }
+}
+
+TEST_CASE("a status folder that is not writable is exit 14", "[extension]") {
+  ExtensionVm vm;
+  auto folder = vm.agent.folder() / "status";
+  bool mounted = false;
+  if (::geteuid() == 0) {
+    // root writes anywhere a mode allows nothing: a read-only bind mount is what stops it.
+    mounted = ::mount(folder.c_str(), folder.c_str(), nullptr, MS_BIND, nullptr) == 0 &&
+              ::mount(nullptr, folder.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) == 0;
+    if (!mounted) WARN("cannot make a read-only bind mount here: testing with a file in the folder's place");
+  }
+  if (!mounted) {
+    fs::remove_all(folder);
+    std::ofstream(folder) << "not a folder";
+  }
+  auto result = vm.run("enable");
+  if (mounted) ::umount2(folder.c_str(), MNT_DETACH);
+  CHECK(result.exit_status == 14);
+  CHECK_THAT(result.err, Catch::Contains("writing the extension status"));
+  CHECK_FALSE(fs::exists(vm.agent.folder() / "worker.pid"));
+}
+
+TEST_CASE("update carries the applied settings over and keeps the drivers", "[extension]") {
+  test::TempDir dir;
+  test::FakeMachine machine(dir.path());
+  test::populate_profile(machine, "hb120rs_v3");
+  machine.os_release_fixture("debian12");
+  test::AzureAgent old_version(dir.path(), "0.0.9.0");
+  test::AzureAgent new_version(dir.path(), "0.1.0.0");
+  write_file_atomically(old_version.folder() / "mrseq", "3\n");
+  // Old disable, new update, old uninstall, new install, new enable.
+  CHECK(old_version.run("disable", 3).exit_status == 0);
+  auto updated = new_version.run("update", 3, {"AZURE_GUEST_AGENT_UPDATING_FROM_VERSION=0.0.9.0", "VERSION=0.1.0.0"});
+  CHECK(updated.exit_status == 0);
+  CHECK(read_file(new_version.folder() / "mrseq", 64) == "3\n");
+  CHECK(body(*new_version.status(3))["operation"] == "Update");
+  old_version.write_settings(3, {{"uninstallDrivers", true}});
+  CHECK(old_version.run("uninstall", 3).exit_status == 0);
+  CHECK_THAT(body(*old_version.status(3))["formattedMessage"]["message"].get<std::string>(), Catch::Contains("being updated"));
+  CHECK_FALSE(fs::exists(dir.path() / "var/lib/ibdriver/extension-updating"));
+  CHECK(new_version.run("install", 3).exit_status == 0);
+  // Without an update under way, uninstall keeps the drivers unless told otherwise.
+  CHECK(new_version.run("uninstall", 3).exit_status == 0);
+  CHECK_THAT(body(*new_version.status(3))["formattedMessage"]["message"].get<std::string>(), Catch::Contains("stay installed"));
+}
+
+TEST_CASE("extension commands outside an extension folder are exit 1", "[extension]") {
+  test::TempDir dir;
+  ProcessOptions options;
+  options.working_directory = dir.path().string();
+  options.time_limit = std::chrono::seconds(30);
+  auto result = run_process({IBDRIVER_BINARY, "extension", "enable"}, options);
+  CHECK(result.exit_status == 1);
+  CHECK_THAT(result.err, Catch::Contains("no HandlerEnvironment.json"));
+}

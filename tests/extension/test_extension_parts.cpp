@@ -1,0 +1,204 @@
+// The handler protocol's parts: HandlerEnvironment.json, settings, protected settings, status files.
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "core/secrets.hpp"
+#include "extension/handler_environment.hpp"
+#include "extension/protected_settings.hpp"
+#include "extension/settings.hpp"
+#include "extension/status.hpp"
+#include "support/azure_agent.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace ibdriver;
+using namespace ibdriver::extension;
+namespace fs = std::filesystem;
+
+namespace {
+ExitCode code_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const Error& error) {
+    return error.code();
+  }
+  return ExitCode::success;
+}
+
+std::string message_of(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return {};
+}
+}  // namespace
+
+TEST_CASE("HandlerEnvironment.json as the agent writes it", "[extension]") {
+  auto environment = parse_handler_environment(R"([{"name": "Microsoft.HpcCompute.InfiniBandDriverLinux", "version": 1.0,
+    "handlerEnvironment": {"logFolder": "/var/log/azure/x", "configFolder": "/e/config", "statusFolder": "/e/status",
+    "heartbeatFile": "/e/heartbeat.log", "eventsFolder": "/var/log/azure/x/events"}}])", "HandlerEnvironment.json");
+  CHECK(environment.name == "Microsoft.HpcCompute.InfiniBandDriverLinux");
+  CHECK(environment.status_folder == "/e/status");
+  CHECK(environment.config_folder == "/e/config");
+  CHECK(environment.heartbeat_file == fs::path("/e/heartbeat.log"));
+
+  for (const char* broken : {"", "{}", "[]", "[1]", R"([{"handlerEnvironment": 3}])",
+                             R"([{"handlerEnvironment": {"logFolder": "/l", "configFolder": "/c"}}])",
+                             R"([{"handlerEnvironment": {"logFolder": "/l", "configFolder": "/c", "statusFolder": 5}}])"}) {
+    INFO(broken);
+    CHECK(code_of([&] { parse_handler_environment(broken, "HandlerEnvironment.json"); }) == ExitCode::usage);
+  }
+}
+
+TEST_CASE("the sequence number: ConfigSequenceNumber, else the newest settings file", "[extension]") {
+  test::TempDir dir;
+  test::AzureAgent agent(dir.path());
+  agent.write_raw_settings(1, "{}");
+  agent.write_raw_settings(4, "{}");
+  agent.write_raw_settings(2, "{}");  // written last: the newest
+  std::map<std::string, std::string> variables{{"AZURE_GUEST_AGENT_EXTENSION_PATH", agent.folder().string()}};
+  auto lookup = [&](const char* name) -> std::optional<std::string> {
+    auto found = variables.find(name);
+    return found == variables.end() ? std::nullopt : std::optional<std::string>(found->second);
+  };
+  CHECK(locate_handler(lookup).sequence == 2);
+  variables["ConfigSequenceNumber"] = "4";
+  auto context = locate_handler(lookup);
+  CHECK(context.sequence == 4);
+  CHECK(context.settings_file == agent.folder() / "config/4.settings");
+  variables["ConfigSequenceNumber"] = "7";
+  CHECK_FALSE(locate_handler(lookup).settings_file.has_value());
+  variables["ConfigSequenceNumber"] = "x1";
+  CHECK(code_of([&] { locate_handler(lookup); }) == ExitCode::usage);
+  variables["AZURE_GUEST_AGENT_EXTENSION_PATH"] = dir.path().string();  // no HandlerEnvironment.json there
+  variables.erase("ConfigSequenceNumber");
+  CHECK_THAT(message_of([&] { locate_handler(lookup); }), Catch::Contains("no HandlerEnvironment.json"));
+}
+
+TEST_CASE("settings: every documented key, strictly typed", "[extension]") {
+  auto settings = parse_extension_settings(
+      {{"driverVersion", "24.10"}, {"mirrorUrl", {"https://a.example/x", "https://b.example/y"}}, {"profile", "mlnx-ofed-hpc"},
+       {"skipVmbusCheck", true}, {"skipDeviceCheck", false}, {"skipOsCheck", true}, {"skipVmSizeCheck", true}, {"ipoib", false},
+       {"uninstallDrivers", true}},
+      {{"proxy", "http://user:hunter2pass@proxy.example:3128"}});
+  CHECK(settings.driver_version == "24.10");
+  CHECK(settings.mirror_urls.size() == 2);
+  CHECK(settings.skip_vmbus_check);
+  CHECK_FALSE(settings.skip_device_check);
+  CHECK(settings.ipoib == false);
+  CHECK(settings.uninstall_drivers);
+  CHECK(settings.proxy == "http://user:hunter2pass@proxy.example:3128");
+  // Protected values are secrets from then on.
+  CHECK(mask_secrets("via http://user:hunter2pass@proxy.example:3128 failed") == "via *** failed");
+
+  CHECK(parse_extension_settings(nlohmann::json::object(), nullptr).mirror_urls.empty());
+  CHECK_THAT(message_of([] { parse_extension_settings({{"driverVersoin", "24.10"}}, nullptr); }), Catch::Contains("\"driverVersoin\" is not known"));
+  CHECK_THAT(message_of([] { parse_extension_settings({{"ipoib", "yes"}}, nullptr); }), Catch::Contains("\"ipoib\" must be true or false"));
+  CHECK_THAT(message_of([] { parse_extension_settings({{"mirrorUrl", 5}}, nullptr); }), Catch::Contains("\"mirrorUrl\" must be a string or a list"));
+  CHECK_THAT(message_of([] { parse_extension_settings({{"driverUrl", "https://x/y.tgz"}}, nullptr); }), Catch::Contains("needs \"sha256\""));
+  CHECK_THAT(message_of([] { parse_extension_settings({{"proxy", "http://p"}}, {{"proxy", "http://q"}}); }), Catch::Contains("in both"));
+  CHECK(code_of([] { parse_extension_settings({{"profile", ""}}, nullptr); }) == ExitCode::usage);
+}
+
+TEST_CASE("the settings file: shapes the agent writes and broken ones", "[extension]") {
+  CHECK(parse_runtime_settings("", "0.settings").public_settings.empty());
+  CHECK(parse_runtime_settings(R"({"runtimeSettings": []})", "0.settings").protected_settings.empty());
+  auto settings = parse_runtime_settings(
+      R"({"runtimeSettings": [{"handlerSettings": {"publicSettings": {"ipoib": false}, "protectedSettings": "QUJD",
+          "protectedSettingsCertThumbprint": "ABCDEF"}}]})", "0.settings");
+  CHECK(settings.public_settings == nlohmann::json{{"ipoib", false}});
+  CHECK(settings.protected_settings == "QUJD");
+  CHECK(settings.thumbprint == "ABCDEF");
+  for (const char* broken : {"{", "[]", R"({"runtimeSettings": 1})", R"({"runtimeSettings": [{"handlerSettings": {"publicSettings": []}}]})",
+                             R"({"runtimeSettings": [{"handlerSettings": {"protectedSettings": "QUJD"}}]})"}) {
+    INFO(broken);
+    CHECK(code_of([&] { parse_runtime_settings(broken, "0.settings"); }) == ExitCode::usage);
+  }
+  test::TempDir dir;
+  auto huge = dir.path() / "0.settings";
+  {
+    std::ofstream out(huge);
+    out << R"({"runtimeSettings": [{"handlerSettings": {"publicSettings": {"profile": ")" << std::string(10 << 20, 'a') << "\"}}}]}";
+  }
+  CHECK_THAT(message_of([&] { read_runtime_settings(huge); }), Catch::Contains("more than the"));
+  CHECK(code_of([&] { read_runtime_settings(huge); }) == ExitCode::usage);
+}
+
+TEST_CASE("protected settings decrypt with the agent's certificate, as openssl cms does", "[extension]") {
+  test::TempDir dir;
+  test::AzureAgent agent(dir.path());
+  auto thumbprint = agent.make_certificate();
+  auto other = agent.make_certificate();
+  const std::string secret = R"({"mirrorUrl": "https://mirror.example/ofed?sv=2024&sig=c2VjcmV0c2ln"})";
+  auto encrypted = agent.encrypt(secret, thumbprint);
+  CHECK(certificate_thumbprint(agent.waagent_folder() / (thumbprint + ".crt")) == thumbprint);
+  CHECK(decrypt_protected_settings(encrypted, thumbprint, agent.waagent_folder()) == secret);
+  // Lower case is how some tools print thumbprints.
+  std::string lower;
+  for (char c : thumbprint) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  CHECK(decrypt_protected_settings(encrypted, lower, agent.waagent_folder()) == secret);
+
+  CHECK_THAT(message_of([&] { decrypt_protected_settings(encrypted, other, agent.waagent_folder()); }),
+             Catch::Contains("cannot decrypt the protected settings with certificate " + other));
+  CHECK_THAT(message_of([&] { decrypt_protected_settings(encrypted, "0123456789ABCDEF0123456789ABCDEF01234567", agent.waagent_folder()); }),
+             Catch::Contains("cannot read the certificate"));
+  CHECK_THAT(message_of([&] { decrypt_protected_settings(encrypted, "../../etc/passwd", agent.waagent_folder()); }),
+             Catch::Contains("is not a hex thumbprint"));
+  CHECK_THAT(message_of([&] { decrypt_protected_settings("not base64!", thumbprint, agent.waagent_folder()); }),
+             Catch::Contains("not base64"));
+  CHECK_THAT(message_of([&] { decrypt_protected_settings("QUJDRA==", thumbprint, agent.waagent_folder()); }),
+             Catch::Contains("not DER CMS"));
+  // A certificate file that is not the one its name says.
+  fs::copy_file(agent.waagent_folder() / (other + ".crt"), agent.waagent_folder() / (thumbprint + ".crt"), fs::copy_options::overwrite_existing);
+  CHECK_THAT(message_of([&] { decrypt_protected_settings(encrypted, thumbprint, agent.waagent_folder()); }),
+             Catch::Contains("has thumbprint " + other));
+  for (const auto& attempt : {other, std::string("../x")}) {
+    CHECK(code_of([&] { decrypt_protected_settings(encrypted, attempt, agent.waagent_folder()); }) == ExitCode::usage);
+  }
+}
+
+TEST_CASE("status documents have the agent's shape and limits", "[extension]") {
+  HandlerStatus status;
+  status.name = test::AzureAgent::handler_name;
+  status.operation = "Enable";
+  status.state = StatusState::transitioning;
+  status.message = "downloading";
+  status.substatus.push_back({"fetch", StatusState::transitioning, 0, "downloading"});
+  auto text = render_status(status, std::chrono::system_clock::time_point{});
+  auto document = nlohmann::json::parse(text);
+  CHECK(test::status_shape_problems(document).empty());
+  CHECK(document[0]["timestampUTC"] == "1970-01-01T00:00:00Z");
+  CHECK(text.find("\"version\"") < text.find("\"timestampUTC\""));  // in the documented order
+
+  // 1 KB per message, cut on a character boundary; 128 KB per file however many substatus.
+  std::string long_text;
+  while (long_text.size() < 5000) long_text += "Größe ";
+  status.message = long_text;
+  for (int i = 0; i < 400; ++i) status.substatus.push_back({"dkms", StatusState::success, 0, long_text});
+  text = render_status(status, std::chrono::system_clock::now());
+  CHECK(text.size() <= max_status_file_bytes);
+  document = nlohmann::json::parse(text);  // throws on a split UTF-8 sequence
+  auto message = document[0]["status"]["formattedMessage"]["message"].get<std::string>();
+  CHECK(message.size() <= max_message_bytes);
+  CHECK_THAT(message, Catch::EndsWith("..."));
+  CHECK(truncate_utf8("äää", 4) == "...");
+  CHECK(truncate_utf8("abc", 3) == "abc");
+
+  register_secret("sig=T0pS3cret");
+  status.message = "GET https://m.example/x?sv=1&sig=T0pS3cret failed";
+  CHECK(render_status(status, {}).find("T0pS3cret") == std::string::npos);
+}
+
+TEST_CASE("a status folder that cannot be written is exit 14", "[extension]") {
+  test::TempDir dir;
+  std::ofstream(dir.path() / "status") << "a file, not a folder";
+  HandlerStatus status;
+  status.name = "x";
+  status.operation = "Enable";
+  CHECK(code_of([&] { write_status(dir.path() / "status", 0, status); }) == ExitCode::operation_failed);
+  CHECK_THAT(message_of([&] { write_status(dir.path() / "status", 0, status); }), Catch::Contains("writing the extension status"));
+}
