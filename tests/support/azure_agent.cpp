@@ -30,7 +30,8 @@ void write_text(const fs::path& file, const std::string& text) {
 
 }  // namespace
 
-AzureAgent::AzureAgent(fs::path root, std::string version) : root_(std::move(root)), version_(std::move(version)) {
+AzureAgent::AzureAgent(fs::path root, std::string version, bool chroot)
+    : root_(std::move(root)), version_(std::move(version)), chroot_(chroot) {
   auto extension = folder();
   fs::create_directories(extension / "config");
   fs::create_directories(extension / "status");
@@ -40,14 +41,18 @@ AzureAgent::AzureAgent(fs::path root, std::string version) : root_(std::move(roo
       {{{"name", handler_name},
         {"version", 1.0},
         {"handlerEnvironment",
-         {{"logFolder", log_folder().string()},
-          {"configFolder", (extension / "config").string()},
-          {"statusFolder", (extension / "status").string()},
-          {"heartbeatFile", (extension / "heartbeat.log").string()},
-          {"eventsFolder", (log_folder() / "events").string()}}}}});
+         {{"logFolder", seen(log_folder()).string()},
+          {"configFolder", seen(extension / "config").string()},
+          {"statusFolder", seen(extension / "status").string()},
+          {"heartbeatFile", seen(extension / "heartbeat.log").string()},
+          {"eventsFolder", seen(log_folder() / "events").string()}}}}});
   write_text(extension / "HandlerEnvironment.json", environment.dump());
   // The agent runs the zip's binary from the extension folder.
-  fs::copy_file(IBDRIVER_BINARY, extension / "bin/ibdriver", fs::copy_options::overwrite_existing);
+  if (!fs::exists(extension / "bin/ibdriver")) fs::copy_file(IBDRIVER_BINARY, extension / "bin/ibdriver");
+}
+
+fs::path AzureAgent::seen(const fs::path& path) const {
+  return chroot_ ? fs::path("/") / path.lexically_relative(root_) : path;
 }
 
 fs::path AzureAgent::folder() const { return waagent_folder() / fmt::format("{}-{}", handler_name, version_); }
@@ -117,16 +122,21 @@ ProcessResult AzureAgent::run(const std::string& command, int sequence, const st
   options.kill_grace = std::chrono::milliseconds(0);
   options.working_directory = folder().string();
   options.extra_environment = {fmt::format("ConfigSequenceNumber={}", sequence),
-                               fmt::format("AZURE_GUEST_AGENT_EXTENSION_PATH={}", folder().string()),
+                               fmt::format("AZURE_GUEST_AGENT_EXTENSION_PATH={}", seen(folder()).string()),
                                fmt::format("AZURE_GUEST_AGENT_EXTENSION_VERSION={}", version_),
                                "AZURE_GUEST_AGENT_WIRE_PROTOCOL_ADDRESS=168.63.129.16",
-                               "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES=[]",
-                               fmt::format("IBDRIVER_ROOT={}", root_.string()),
-                               fmt::format("IBDRIVER_WAAGENT_DIR={}", waagent_folder().string())};
+                               "AZURE_GUEST_AGENT_EXTENSION_SUPPORTED_FEATURES=[]"};
+  if (!chroot_) {
+    options.extra_environment.push_back(fmt::format("IBDRIVER_ROOT={}", root_.string()));
+    options.extra_environment.push_back(fmt::format("IBDRIVER_WAAGENT_DIR={}", waagent_folder().string()));
+  }
   options.extra_environment.insert(options.extra_environment.end(), environment.begin(), environment.end());
+  std::string shell_command = "bin/ibdriver extension " + command;
+  std::vector<std::string> argv{"/bin/sh", "-c", shell_command};
+  if (chroot_) argv = {"chroot", root_.string(), "/bin/sh", "-c", fmt::format("cd '{}' && {}", seen(folder()).string(), shell_command)};
   // Through a shell, as the agent runs the manifest's command strings; whatever is left in the
   // command's process group afterwards is killed, as the agent kills the command's group and scope.
-  ChildProcess child({"/bin/sh", "-c", "bin/ibdriver extension " + command}, options);
+  ChildProcess child(argv, options);
   pid_t group = child.pid();
   auto result = child.wait();
   ::kill(-group, SIGKILL);

@@ -21,7 +21,9 @@ class AzureAgent {
  public:
   static constexpr const char* handler_name = "Microsoft.HpcCompute.InfiniBandDriverLinux";
 
-  explicit AzureAgent(std::filesystem::path root, std::string version = "0.1.0.0");
+  // chroot: the root is a whole system (the chroot test's Debian root); commands run chrooted into it
+  // and every path the agent writes is as seen from inside.
+  explicit AzureAgent(std::filesystem::path root, std::string version = "0.1.0.0", bool chroot = false);
 
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path folder() const;  // the extension folder
@@ -49,8 +51,10 @@ class AzureAgent {
   nlohmann::json wait_for_final_status(int sequence, std::chrono::seconds timeout) const;
 
  private:
+  std::filesystem::path seen(const std::filesystem::path& path) const;  // the path as ibdriver sees it
   std::filesystem::path root_;
   std::string version_;
+  bool chroot_ = false;
 };
 
 // What is wrong with a status document compared with the agent's documented shape ("" when nothing).
