@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -203,7 +204,15 @@ ExitCode enable(const HandlerContext& context, const HandlerOptions& options, co
   auto plan = pipeline::make_plan(options.root, install.fetch.plan);
   if (plan.exit_code != ExitCode::success || !plan.resolution) {
     auto code = plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code;
-    auto message = plan.failure_hint.empty() ? plan.failure : fmt::format("{} (what to do: {})", plan.failure, plan.failure_hint);
+    auto hint = plan.failure_hint;
+    // The extension takes settings, not flags.
+    for (const auto& [flag, setting] : {std::pair{"pass --skip-vmbus-check", "set \"skipVmbusCheck\": true"},
+                                        std::pair{"pass --skip-device-check", "set \"skipDeviceCheck\": true"},
+                                        std::pair{"pass --skip-os-check", "set \"skipOsCheck\": true"},
+                                        std::pair{"pass --skip-vm-size-check", "set \"skipVmSizeCheck\": true"}}) {
+      if (auto at = hint.find(flag); at != std::string::npos) hint.replace(at, std::strlen(flag), setting);
+    }
+    auto message = hint.empty() ? plan.failure : fmt::format("{} (what to do: {})", plan.failure, hint);
     log::error(message);
     status.fail(code, message);
     return code;

@@ -68,7 +68,8 @@ std::string render_status(const HandlerStatus& status, std::chrono::system_clock
   // A long substatus list with long messages could pass the agent's file limit: shorten the
   // substatus messages until it fits (the top-level message always keeps its 1 KB).
   for (std::size_t limit = max_message_bytes; ; limit /= 2) {
-    auto text = document(status, now, limit).dump(2);
+    // Messages quote tools' output, which need not be UTF-8: replace bad bytes, never fail.
+    auto text = document(status, now, limit).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     if (text.size() <= max_status_file_bytes || limit < 16) return text;
   }
 }
@@ -90,7 +91,7 @@ void write_heartbeat(const std::filesystem::path& file, StatusState state, const
       {{{"version", 1.0},
         {"heartbeat", {{"status", state == StatusState::error ? "notready" : "ready"}, {"code", code},
                        {"Message", truncate_utf8(mask_secrets(message), max_message_bytes)}}}}});
-  write_file_atomically(file, heartbeat.dump());
+  write_file_atomically(file, heartbeat.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
 }
 
 }  // namespace ibdriver::extension

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/secrets.hpp"
 #include "extension/handler_environment.hpp"
 #include "extension/protected_settings.hpp"
@@ -201,4 +202,23 @@ TEST_CASE("a status folder that cannot be written is exit 14", "[extension]") {
   status.operation = "Enable";
   CHECK(code_of([&] { write_status(dir.path() / "status", 0, status); }) == ExitCode::operation_failed);
   CHECK_THAT(message_of([&] { write_status(dir.path() / "status", 0, status); }), Catch::Contains("writing the extension status"));
+}
+
+TEST_CASE("the README's sample status files have the agent's shape", "[extension]") {
+  for (const char* name : {"status-success.json", "status-error.json"}) {
+    INFO(name);
+    auto text = read_file(fs::path(IBDRIVER_TEST_FIXTURES) / "extension" / name, 1 << 20);
+    auto document = nlohmann::json::parse(text);
+    CHECK(test::status_shape_problems(document).empty());
+  }
+}
+
+TEST_CASE("a message that is not UTF-8 still makes a valid status file", "[extension]") {
+  HandlerStatus status;
+  status.name = "x";
+  status.operation = "Enable";
+  status.message = "make: \xff\xfe bad bytes from a tool";
+  status.substatus.push_back({"dkms", StatusState::error, 14, "cc1: \xc3 truncated"});
+  auto document = nlohmann::json::parse(render_status(status, {}));
+  CHECK_THAT(document[0]["status"]["formattedMessage"]["message"].get<std::string>(), Catch::Contains("bad bytes from a tool"));
 }
