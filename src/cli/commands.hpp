@@ -10,6 +10,7 @@
 #include "archive/extract.hpp"
 #include "cli/options.hpp"
 #include "core/exit_code.hpp"
+#include "verbs/validate.hpp"
 
 namespace ibdriver::cli {
 
@@ -27,6 +28,10 @@ Command add_install_command(CLI::App& app, GlobalOptions& global);
 Command add_status_command(CLI::App& app, GlobalOptions& global);
 Command add_uninstall_command(CLI::App& app, GlobalOptions& global);
 Command add_extension_command(CLI::App& app, GlobalOptions& global);
+Command add_validate_command(CLI::App& app, GlobalOptions& global);
+
+// --expect-link-layer infiniband|ethernet|any (validate, install).
+void add_link_layer_option(CLI::App& command, verbs::LinkLayer& layer);
 
 // --max-bytes, --max-entries, --max-path, --max-ratio (unpack, fetch --unpack-to).
 void add_extraction_limits(CLI::App& command, archive::ExtractionLimits& limits);

@@ -28,6 +28,7 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
   parser->add_flag("-y,--yes", state->yes, "Do not ask (unattended runs; ibdriver never prompts anyway)");
   parser->add_flag("--dry-run", options.dry_run, "Print the plan and change nothing");
   parser->add_flag("--no-validate", state->no_validate, "Skip the libibverbs validation at the end");
+  add_link_layer_option(*parser, options.validation.expect);
   add_plan_options(*parser, options.fetch.plan, OptionSet::install_plan);
   parser->add_option("--bundle", state->bundle, "Install from an offline bundle (written by `ibdriver fetch --to`)");
   parser->add_option("--mirror", options.fetch.mirrors, "Base URL of a mirror holding the bundle (repeatable)");

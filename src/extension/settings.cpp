@@ -9,6 +9,7 @@
 #include "core/files.hpp"
 #include "core/secrets.hpp"
 #include "core/text.hpp"
+#include "verbs/validate.hpp"
 
 namespace ibdriver::extension {
 namespace {
@@ -51,6 +52,12 @@ void apply(ExtensionSettings& settings, const std::string& key, const nlohmann::
   else if (key == "skipVmSizeCheck") settings.skip_vm_size_check = bool_value(key, value);
   else if (key == "ipoib") settings.ipoib = bool_value(key, value);
   else if (key == "uninstallDrivers") settings.uninstall_drivers = bool_value(key, value);
+  else if (key == "validate") settings.validate = bool_value(key, value);
+  else if (key == "expectLinkLayer") {
+    auto text = string_value(key, value);
+    if (!verbs::parse_link_layer(text)) bad_setting(key, "must be \"infiniband\", \"ethernet\" or \"any\"");
+    settings.expect_link_layer = text;
+  }
   else if (key == "mirrorUrl") {
     if (value.is_string()) {
       settings.mirror_urls.push_back(string_value(key, value));
@@ -62,7 +69,7 @@ void apply(ExtensionSettings& settings, const std::string& key, const nlohmann::
   } else {
     bad_setting(text::printable(key, 80),
                 "is not known (known: driverVersion, driverUrl, sha256, mirrorUrl, profile, proxy, skipVmbusCheck, "
-                "skipDeviceCheck, skipOsCheck, skipVmSizeCheck, ipoib, uninstallDrivers)");
+                "skipDeviceCheck, skipOsCheck, skipVmSizeCheck, ipoib, uninstallDrivers, validate, expectLinkLayer)");
   }
 }
 

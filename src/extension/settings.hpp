@@ -37,6 +37,8 @@ struct ExtensionSettings {
   bool skip_vm_size_check = false;            // skipVmSizeCheck
   std::optional<bool> ipoib;                  // ipoib
   bool uninstall_drivers = false;             // uninstallDrivers: remove the drivers when the extension is removed
+  bool validate = true;                       // validate: check with libibverbs at the end
+  std::optional<std::string> expect_link_layer;  // expectLinkLayer: infiniband (default), ethernet, any
 };
 
 // Public and (decrypted) protected settings together; a key may appear in only one of them. Every

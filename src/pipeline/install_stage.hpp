@@ -12,6 +12,7 @@
 #include "install/package_manager.hpp"
 #include "pipeline/fetch_stage.hpp"
 #include "pipeline/plan.hpp"
+#include "verbs/validate.hpp"
 
 namespace ibdriver::pipeline {
 
@@ -23,7 +24,8 @@ using StageListener = std::function<void(std::string_view stage, StageEvent even
 struct InstallOptions {
   FetchOptions fetch;  // how the release is chosen and fetched (plan options, mirrors, --bundle, cache)
   bool dry_run = false;
-  bool validate = true;  // libibverbs validation arrives with the real-kernel work; --no-validate accepted
+  bool validate = true;  // the last stage: libibverbs sees an ACTIVE port (--no-validate skips it)
+  verbs::ValidationOptions validation{verbs::LinkLayer::infiniband, std::chrono::seconds(60), "libibverbs.so.1"};
   std::chrono::seconds lock_wait{600};
   install::PackageManagerSettings packages;
   install::DkmsSettings dkms;
