@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -48,7 +49,9 @@ AzureAgent::AzureAgent(fs::path root, std::string version, bool chroot)
           {"eventsFolder", seen(log_folder() / "events").string()}}}}});
   write_text(extension / "HandlerEnvironment.json", environment.dump());
   // The agent runs the zip's binary from the extension folder.
-  if (!fs::exists(extension / "bin/ibdriver")) fs::copy_file(IBDRIVER_BINARY, extension / "bin/ibdriver");
+  // The build's binary, or (in the VM harness, where the .deb installed it) IBDRIVER_EXTENSION_BINARY.
+  const char* binary = std::getenv("IBDRIVER_EXTENSION_BINARY");  // NOLINT(concurrency-mt-unsafe)
+  if (!fs::exists(extension / "bin/ibdriver")) fs::copy_file(binary != nullptr ? binary : IBDRIVER_BINARY, extension / "bin/ibdriver");
 }
 
 fs::path AzureAgent::seen(const fs::path& path) const {
