@@ -13,7 +13,7 @@ pass() { say "PASS: $*"; }
 fail() { say "FAIL: $*"; }
 elapsed() { awk -v since="$1" -v now="$(date +%s.%N)" 'BEGIN { printf "%.1f", now - since }'; }
 fake=$t/fakevm/sys
-export IBDRIVER_EXTENSION_BINARY=/usr/bin/ibdriver  # the extension folder gets the installed binary
+export IBDRIVER_EXTENSION_BINARY=/usr/sbin/ibdriver  # the extension folder gets the installed binary
 
 start_servers() {
   python3 "$t/imds_server.py" --port-file /run/imds.port --vm-size Standard_HB120rs_v3 >/dev/null 2>&1 &
@@ -41,8 +41,8 @@ modules_for() { [ -f "/lib/modules/$1/updates/dkms/ibdriver_core.ko" ] && [ -f "
 
 phase1() {
   say "phase 1: kernel $(uname -r), $(nproc) CPUs"
-  if apt-get install -y "$t"/ibdriver_*_amd64.deb >/run/deb.log 2>&1 && [ -x /usr/bin/ibdriver ]; then
-    pass "the ibdriver .deb installs with apt: $(/usr/bin/ibdriver --version)"
+  if apt-get install -y "$t"/ibdriver_*_amd64.deb >/run/deb.log 2>&1 && [ -x /usr/sbin/ibdriver ]; then
+    pass "the ibdriver .deb installs with apt: $(/usr/sbin/ibdriver --version)"
   else
     fail "the .deb: $(tail -3 /run/deb.log)"
   fi

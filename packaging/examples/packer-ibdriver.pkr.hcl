@@ -1,0 +1,36 @@
+# Packer provisioners that bake the InfiniBand driver into an image from an offline bundle (the build
+# VM needs no access to NVIDIA's servers). Before `packer build`, on a connected machine:
+#   ibdriver fetch --os ubuntu:22.04 --driver-version 24.01 --to ./offline   # FILE and FILE.sha256, FILE is the catalog's name
+# and put the ibdriver .deb (or .rpm for AlmaLinux/RHEL images) into ./offline as well.
+# Merge the build block into your template; the source is yours (azure-arm shown, with its usual settings).
+
+variable "bundle_file" {
+  type        = string
+  description = "The file name `ibdriver fetch --to` wrote, e.g. MLNX_OFED_LINUX-24.01-0.3.3.1-ubuntu22.04-x86_64.tgz"
+}
+
+variable "package_file" {
+  type    = string
+  default = "ibdriver_0.1.0-1_amd64.deb"
+}
+
+build {
+  sources = ["source.azure-arm.hpc"]
+
+  provisioner "file" {
+    source      = "offline/"
+    destination = "/tmp/ibdriver-offline"
+  }
+
+  provisioner "shell" {
+    execute_command = "sudo -E sh -eux '{{ .Path }}'"
+    inline = [
+      "export DEBIAN_FRONTEND=noninteractive",
+      "apt-get install -y /tmp/ibdriver-offline/${var.package_file}",
+      # Builds the DKMS modules for every installed kernel, not only the running one.
+      "ibdriver install --yes --bundle /tmp/ibdriver-offline/${var.bundle_file} --lock-wait 900",
+      "ibdriver status",
+      "rm -rf /tmp/ibdriver-offline",
+    ]
+  }
+}
