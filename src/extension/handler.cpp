@@ -30,11 +30,12 @@ constexpr const char* upstream_log = "/var/log/azure/ib-vmext-status";
 constexpr const char* update_marker = "/var/lib/ibdriver/extension-updating";
 
 // Variables the worker needs from the agent's environment (the systemd path starts it afresh).
-constexpr std::array<const char*, 14> carried_variables{
+constexpr std::array<const char*, 16> carried_variables{
     "IBDRIVER_ROOT",     "IBDRIVER_SYSFS_ROOT", "IBDRIVER_IMDS_URL", "IBDRIVER_WAAGENT_DIR",
     "IBDRIVER_CA_BUNDLE", "IBDRIVER_CATALOG",   "AZURE_GUEST_AGENT_EXTENSION_PATH", "AZURE_GUEST_AGENT_EXTENSION_VERSION",
     "http_proxy",        "https_proxy",         "no_proxy",          "HTTP_PROXY",
-    "HTTPS_PROXY",       "NO_PROXY"};
+    "HTTPS_PROXY",       "NO_PROXY",
+    "SSL_CERT_FILE",     "SSL_CERT_DIR"};  // the zip's launcher points its static OpenSSL at the distro's CAs
 
 void open_logs(const SystemRoot& root, const HandlerContext& context) {
   std::error_code error;
