@@ -1,0 +1,81 @@
+#include "install/doca_host.hpp"
+
+#include <unistd.h>
+
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+namespace ibdriver::install {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+PackageFormat format_of(const std::string& file_name) {
+  auto dot = file_name.rfind('.');
+  return dot != std::string::npos && file_name.substr(dot) == ".rpm" ? PackageFormat::rpm : PackageFormat::deb;
+}
+
+bool is_repository(const fs::path& folder, PackageFormat format) {
+  std::error_code error;
+  if (format == PackageFormat::rpm) return fs::exists(folder / "repodata" / "repomd.xml", error);
+  return fs::exists(folder / "Packages", error) || fs::exists(folder / "Packages.gz", error) ||
+         fs::exists(folder / "Packages.xz", error);
+}
+
+}  // namespace
+
+DocaHostBundle inspect_doca_host_bundle(const fs::path& unpacked, const fs::path& package_file,
+                                        const catalog::DriverRelease& release, const PackageManager& packages) {
+  auto format = format_of(release.file_name());
+  if (format != packages.format()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} is a .{} package; this OS installs .{} packages with {}", release.file_name(), to_string(format),
+                            to_string(packages.format()), packages.name()),
+                "use the DOCA-host bundle built for this OS (the catalog row for it, see `ibdriver plan`)");
+  }
+  DocaHostBundle bundle;
+  bundle.package_file = package_file;
+  std::error_code error;
+  for (auto entry = fs::recursive_directory_iterator(unpacked, error); !error && entry != fs::recursive_directory_iterator();
+       entry.increment(error)) {
+    auto system_path = "/" + fs::relative(entry->path(), unpacked, error).generic_string();
+    if (entry->is_regular_file(error) && packages.is_source_file(system_path)) bundle.source_files.push_back(system_path);
+    if (entry->is_directory(error) && is_repository(entry->path(), format)) bundle.repositories.push_back(system_path);
+  }
+  if (bundle.source_files.empty() || bundle.repositories.empty()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} is not a DOCA-host repository package: it installs {}", release.file_name(),
+                            bundle.source_files.empty() ? fmt::format("no package source {} reads", packages.name())
+                                                        : std::string("no local repository")),
+                "check the catalog row or --driver-url: DOCA-host bundles are doca-host_*.deb / doca-host-*.rpm");
+  }
+  return bundle;
+}
+
+void keep_package_file(const fs::path& verified, const fs::path& target) {
+  auto temporary = target;
+  temporary += fmt::format(".tmp-{}", ::getpid());
+  std::error_code error;
+  fs::copy_file(verified, temporary, fs::copy_options::overwrite_existing, error);
+  if (!error) fs::rename(temporary, target, error);
+  if (error) {
+    fs::remove(temporary, error);
+    throw FileError(ExitCode::operation_failed, "copying the verified DOCA-host package", target, error.value());
+  }
+}
+
+void install_doca_host(PackageManager& packages, const DocaHostBundle& bundle, const std::string& profile,
+                       const std::function<void(const std::vector<std::string>&)>& record) {
+  log::info(fmt::format("installing the DOCA-host repository package {}", bundle.package_file.filename().string()));
+  record(packages.install_file(bundle.package_file));
+  for (const auto& source : bundle.source_files) packages.refresh_source(source);
+  record(packages.install({profile}));
+}
+
+}  // namespace ibdriver::install
