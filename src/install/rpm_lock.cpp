@@ -59,9 +59,9 @@ void wait_for_rpm_locks(const SystemRoot& root, const RpmLocks& locks, std::chro
   auto holder = rpm_lock_holder(root, locks);
   if (!holder) return;
   auto describe = [](const LockHolder& who) {
-    return fmt::format("PID {}{} holds {}", who.pid, who.command.empty() ? "" : ", " + who.command, who.lock);
+    return fmt::format("{}PID {} holds {}", who.command.empty() ? "" : who.command + ", ", who.pid, who.lock);
   };
-  log::info(fmt::format("another package manager ({}): waiting up to {} s before running {}", describe(*holder),
+  log::info(fmt::format("the package database is locked ({}): waiting up to {} s before running {}", describe(*holder),
                         timeout.count(), tool));
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (holder) {
