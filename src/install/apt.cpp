@@ -137,6 +137,16 @@ std::vector<std::string> AptPackageManager::install_file(const std::filesystem::
   return install_arguments({std::filesystem::absolute(package_file).string()});
 }
 
+std::string AptPackageManager::package_name_of(const std::filesystem::path& package_file) {
+  auto result = run_process({"dpkg-deb", "--field", package_file.string(), "Package"});
+  auto name = std::string(text::trim(result.out));
+  if (!result.succeeded() || name.empty()) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} is not a readable .deb package: {}", package_file.string(), result.tail(4)),
+                "the bundle is damaged or not a .deb: fetch it again");
+  }
+  return name;
+}
+
 std::vector<std::string> AptPackageManager::install_arguments(const std::vector<std::string>& packages) {
   // What is installed before, to know what this run adds (the metapackage pulls in the rest).
   auto before = run_process({"dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n"});

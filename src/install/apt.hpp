@@ -17,6 +17,7 @@ class AptPackageManager : public PackageManager {
   std::vector<std::string> not_installed(const std::vector<std::string>& packages) override;
   std::vector<std::string> files_of(const std::string& package) override;
   std::vector<std::string> install_file(const std::filesystem::path& package_file) override;
+  std::string package_name_of(const std::filesystem::path& package_file) override;
   bool is_source_file(const std::string& path) const override;
   void refresh_source(const std::string& source_file) override;
 

@@ -73,6 +73,8 @@ void keep_package_file(const fs::path& verified, const fs::path& target) {
 void install_doca_host(PackageManager& packages, const DocaHostBundle& bundle, const std::string& profile,
                        const std::function<void(const std::vector<std::string>&)>& record) {
   log::info(fmt::format("installing the DOCA-host repository package {}", bundle.package_file.filename().string()));
+  // Recorded before it is installed: a run killed in between still leaves it for uninstall to remove.
+  record(packages.not_installed({packages.package_name_of(bundle.package_file)}));
   record(packages.install_file(bundle.package_file));
   for (const auto& source : bundle.source_files) packages.refresh_source(source);
   record(packages.install({profile}));

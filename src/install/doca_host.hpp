@@ -29,8 +29,9 @@ DocaHostBundle inspect_doca_host_bundle(const std::filesystem::path& unpacked, c
 void keep_package_file(const std::filesystem::path& verified, const std::filesystem::path& target);
 
 // The packages stage for DOCA-host: installs the repository package, refreshes only the sources it
-// installed, then installs the profile. `record` gets the packages each step added, as soon as it
-// has added them (the journal), repository package first.
+// installed, then installs the profile. `record` gets the packages each step adds (the journal):
+// the repository package before it is installed (when it was not installed yet), then what
+// installing it added, then the profile's packages.
 void install_doca_host(PackageManager& packages, const DocaHostBundle& bundle, const std::string& profile,
                        const std::function<void(const std::vector<std::string>&)>& record);
 

@@ -44,6 +44,8 @@ class PackageManager {
   // Installs one local package file (a DOCA-host repository package; system path), with what it
   // needs; returns the packages that were not installed before.
   virtual std::vector<std::string> install_file(const std::filesystem::path& package_file) = 0;
+  // The name of the package a local package file holds (Error when it is not a readable package).
+  virtual std::string package_name_of(const std::filesystem::path& package_file) = 0;
   // Whether a system path is a package source definition this manager reads
   // (/etc/apt/sources.list.d/*.list, /etc/yum.repos.d/*.repo, /etc/zypp/repos.d/*.repo).
   virtual bool is_source_file(const std::string& path) const = 0;

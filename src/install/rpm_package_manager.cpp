@@ -168,14 +168,20 @@ std::vector<std::string> RpmPackageManager::install(const std::vector<std::strin
   return run_install(packages, packages);
 }
 
-std::vector<std::string> RpmPackageManager::install_file(const fs::path& package_file) {
-  auto file = root_.path(package_file.string()).string();  // the tools read it as the host sees it
-  auto name_query = run_process({"rpm", "-qp", "--qf", "%{NAME}", file});
-  if (!name_query.succeeded() || text::trim(name_query.out).empty()) {
-    throw Error(ExitCode::operation_failed, fmt::format("{} is not a readable .rpm package: {}", file, name_query.tail(4)),
+std::string RpmPackageManager::package_name_of(const fs::path& package_file) {
+  auto file = root_.path(package_file.string()).string();
+  auto query = run_process({"rpm", "-qp", "--qf", "%{NAME}", file});
+  auto package = std::string(text::trim(query.out));
+  if (!query.succeeded() || package.empty()) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} is not a readable .rpm package: {}", file, query.tail(4)),
                 "the bundle is damaged or not an RPM: fetch it again");
   }
-  return run_install({file}, {std::string(text::trim(name_query.out))});
+  return package;
+}
+
+std::vector<std::string> RpmPackageManager::install_file(const fs::path& package_file) {
+  auto package = package_name_of(package_file);
+  return run_install({root_.path(package_file.string()).string()}, {package});  // the tools read the host's path
 }
 
 void RpmPackageManager::remove(const std::vector<std::string>& packages) {

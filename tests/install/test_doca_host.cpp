@@ -56,6 +56,8 @@ TEST_CASE("a DOCA-host .deb is a repository package apt can install from", "[ins
   auto bundle = install::inspect_doca_host_bundle(unpacked, "/var/lib/ibdriver/bundles/x/" + deb.filename().string(), release, apt);
   CHECK(bundle.source_files == Argv{"/etc/apt/sources.list.d/doca.list"});
   CHECK(bundle.repositories == Argv{"/usr/share/doca-host-3.2.1-044000-25.10-debian12/repo"});
+  CHECK(apt.package_name_of(deb) == "doca-host");
+  CHECK_THROWS_WITH(apt.package_name_of(dir.path() / "missing.deb"), Catch::Contains("not a readable .deb"));
   CHECK(apt.is_source_file("/etc/apt/sources.list.d/doca.sources"));
   CHECK_FALSE(apt.is_source_file("/etc/apt/sources.list.d/sub/doca.list"));
   CHECK_FALSE(apt.is_source_file("/etc/yum.repos.d/doca.repo"));
@@ -104,9 +106,11 @@ TEST_CASE("a DOCA-host .rpm with dnf: the repository package, its source alone, 
   CHECK(bundle.source_files == Argv{"/etc/yum.repos.d/doca.repo"});
   std::vector<Argv> steps;
   install::install_doca_host(dnf, bundle, "doca-ofed", [&](const Argv& added) { steps.push_back(added); });
-  REQUIRE(steps.size() == 2);
-  CHECK(steps[0] == Argv{"doca-host"});  // recorded before the profile is installed
-  auto profile = steps[1];
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0] == Argv{"doca-host"});  // recorded before it is installed
+  CHECK(steps[1] == Argv{"doca-host"});
+  CHECK(dnf.package_name_of(bundle.package_file) == "doca-host");
+  auto profile = steps[2];
   std::sort(profile.begin(), profile.end());
   CHECK(profile == Argv{"doca-ofed", "iser-dkms", "mlnx-ofa_kernel-dkms", "mlnx-tools"});
   CHECK(fs::exists(root_dir / "etc/yum.repos.d/doca.repo"));
