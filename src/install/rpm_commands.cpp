@@ -123,7 +123,7 @@ std::vector<std::string> clean_command(const RpmCommandContext& context) {
   return argv;
 }
 
-std::vector<std::string> rpm_command(const RpmCommandContext& context, std::vector<std::string> arguments) {
+std::vector<std::string> rpm_command(const RpmCommandContext& context, const std::vector<std::string>& arguments) {
   std::vector<std::string> argv{"rpm"};
   if (!context.installroot.empty()) {
     argv.emplace_back("--root");

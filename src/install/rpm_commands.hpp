@@ -37,7 +37,7 @@ std::vector<std::string> remove_command(const RpmCommandContext& context, const 
 std::vector<std::string> clean_command(const RpmCommandContext& context);
 
 // `rpm` itself, for queries: `rpm [--root R] ARGS...`.
-std::vector<std::string> rpm_command(const RpmCommandContext& context, std::vector<std::string> arguments);
+std::vector<std::string> rpm_command(const RpmCommandContext& context, const std::vector<std::string>& arguments);
 
 // The .repo file text for the bundle's repository (INI; dnf/yum/tdnf read /etc/yum.repos.d, zypper
 // /etc/zypp/repos.d). gpgcheck is off because the bundle's SHA-256 was verified; priority 1 makes its

@@ -1,6 +1,7 @@
 #include "install/rpm_package_manager.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <system_error>
 
 #include <fmt/format.h>
