@@ -62,7 +62,10 @@ void keep_package_file(const fs::path& verified, const fs::path& target) {
   auto temporary = target;
   temporary += fmt::format(".tmp-{}", ::getpid());
   std::error_code error;
-  fs::copy_file(verified, temporary, fs::copy_options::overwrite_existing, error);
+  fs::remove(temporary, error);
+  // A hard link costs no space (the cache only ever renames files into place, never rewrites them).
+  fs::create_hard_link(verified, temporary, error);
+  if (error) fs::copy_file(verified, temporary, fs::copy_options::overwrite_existing, error);
   if (!error) fs::rename(temporary, target, error);
   if (error) {
     fs::remove(temporary, error);

@@ -24,8 +24,8 @@ struct DocaHostBundle {
 DocaHostBundle inspect_doca_host_bundle(const std::filesystem::path& unpacked, const std::filesystem::path& package_file,
                                         const catalog::DriverRelease& release, const PackageManager& packages);
 
-// Copies the verified package file (the cache's entry) beside its unpacked files, through a temporary
-// file and a rename, so the packages stage has it even after the cache is cleaned.
+// Puts the verified package file (the cache's entry) beside its unpacked files (a hard link, else a
+// copy; through a temporary name and a rename), so the packages stage has it after the cache is cleaned.
 void keep_package_file(const std::filesystem::path& verified, const std::filesystem::path& target);
 
 // The packages stage for DOCA-host: installs the repository package, refreshes only the sources it
