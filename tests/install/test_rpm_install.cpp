@@ -1,6 +1,7 @@
 // The RPM package managers: their command lines (pure), and dnf --installroot / zypper --root
 // installing and removing a real rpmbuild'd RPM set in empty roots (tests/fixtures/make_rpm_repo.py).
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -300,6 +301,24 @@ TEST_CASE("an rpm lock held by another process is waited for, then refused namin
   holder.wait();
 }
 
+TEST_CASE("zypper's own lock (zypp.pid of a live process) is waited for, then refused", "[install][rpm][lock]") {
+  require_tool("zypper");
+  test::TempDir dir;
+  auto root_dir = dir.path() / "root";
+  make_rpm_repo(SystemRoot(root_dir).path(bundle_rpms));
+  ChildProcess holder({"sleep", "30"}, {});
+  fs::create_directories(root_dir / "run");
+  std::ofstream(root_dir / "run/zypp.pid") << holder.pid() << "\n";
+  install::PackageManagerSettings settings;
+  settings.lock_timeout = std::chrono::seconds(1);
+  install::RpmPackageManager zypper(install::RpmFrontEnd::zypper, SystemRoot(root_dir), settings, "15.5");
+  CHECK_THROWS_WITH(zypper.add_repository({"ibdriver", bundle_rpms}),
+                    Catch::Contains(fmt::format("sleep, PID {} holds /run/zypp.pid", holder.pid())));
+  // A pid file whose process is gone is stale: not a lock.
+  std::ofstream(root_dir / "run/zypp.pid") << "999999999\n";
+  CHECK(zypper.add_repository({"ibdriver", bundle_rpms}) == Argv{"/etc/zypp/repos.d/ibdriver.repo"});
+}
+
 TEST_CASE("an MLNX_OFED bundle for an RPM-based OS: RPMS/ is its repository", "[install][bundle][rpm]") {
   require_tool("rpmbuild");
   test::TempDir dir;
@@ -308,6 +327,22 @@ TEST_CASE("an MLNX_OFED bundle for an RPM-based OS: RPMS/ is its repository", "[
   auto bundle = install::inspect_mofed_bundle(dir.path() / "b", release, install::PackageFormat::rpm);
   CHECK(bundle.repository == top / "RPMS");
   CHECK(bundle.format == install::PackageFormat::rpm);
+  // Without createrepo_c (nor createrepo) the error says what to install.
+  {
+    std::string saved_path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+    ::setenv("PATH", (dir.path() / "no-tools").c_str(), 1);
+    try {
+      install::ensure_rpm_metadata(top / "RPMS", std::chrono::seconds(60));
+      FAIL("no error without createrepo_c");
+    } catch (const Error& error) {
+      CHECK_THAT(error.what(), Catch::Contains("has no repodata/ and createrepo_c is not installed"));
+      CHECK_THAT(error.hint(), Catch::Contains("dnf install createrepo_c") && Catch::Contains("zypper install createrepo_c"));
+    }
+    ::setenv("PATH", saved_path.c_str(), 1);
+  }
+  require_tool("createrepo_c");
+  install::ensure_rpm_metadata(top / "RPMS", std::chrono::seconds(60));
+  CHECK(fs::exists(top / "RPMS/repodata/repomd.xml"));
   CHECK_THROWS_WITH(install::inspect_mofed_bundle(dir.path() / "b", release, install::PackageFormat::deb),
                     Catch::Contains("no DEBS/Packages") && Catch::Contains("it has RPMS/"));
   fs::remove_all(dir.path() / "b");
