@@ -6,7 +6,7 @@
 
 namespace ibdriver::install {
 
-// Where a program would be found in PATH (no shell), or nullopt.
+// Where a program would be found in PATH (as execvp looks it up), or nullopt.
 std::optional<std::filesystem::path> find_program(const std::string& name);
 
 // Makes sure a folder of .rpm files is an rpm-md repository: an MLNX_OFED RPMS/ usually carries its

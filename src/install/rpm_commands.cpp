@@ -62,7 +62,7 @@ std::vector<std::string> refresh_command(const RpmCommandContext& context, const
   auto argv = yum_like_prefix(context);
   argv.emplace_back("--disablerepo=*");
   argv.push_back(fmt::format("--enablerepo={}", fmt::join(repositories, ",")));
-  // yum has no --refresh; its makecache fetches what is missing or expired, and the repository is new.
+  // yum has no --refresh; its makecache fetches what is missing or expired, and this repository has no cache yet.
   if (context.tool != RpmFrontEnd::yum) argv.emplace_back("--refresh");
   argv.emplace_back("makecache");
   return argv;

@@ -91,7 +91,7 @@ void install_and_remove(install::RpmFrontEnd tool, const fs::path& root_dir) {
   CHECK(modules[0].name == "mlnx-ofa_kernel");
   CHECK(modules[1].name == "iser");
 
-  CHECK(packages.install({"mlnx-ofed-hpc"}).empty());  // nothing new the second time
+  CHECK(packages.install({"mlnx-ofed-hpc"}).empty());  // nothing added the second time
   // The tool's own words are quoted.
   auto own_words = tool == install::RpmFrontEnd::zypper ? "No provider of 'ibdriver-no-such-package' found"
                                                        : "No match for argument: ibdriver-no-such-package";
