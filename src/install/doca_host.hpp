@@ -14,13 +14,14 @@ namespace ibdriver::install {
 // it; the `doca-ofed` profile is then installed from that repository.
 struct DocaHostBundle {
   std::filesystem::path package_file;       // the verified package itself (system path)
-  std::vector<std::string> source_files;    // system paths of the sources it installs
+  std::vector<std::string> source_files;    // system paths of the sources it carries as files (may be none:
+                                            // its scripts may write the source instead)
   std::vector<std::string> repositories;    // system paths of the repository folders it carries
 };
 
 // Looks at the unpacked package (`unpacked`: its files, unpacked by the fetch stage) and checks that it
-// is a DOCA-host repository package this OS can install: a .deb for apt, a .rpm for the others, with
-// a package source the manager reads and a repository (Packages or repodata/) (exit 14 otherwise).
+// is a DOCA-host repository package this OS can install: a .deb for apt, a .rpm for the others,
+// carrying a repository (Packages or repodata/) (exit 14 otherwise).
 DocaHostBundle inspect_doca_host_bundle(const std::filesystem::path& unpacked, const std::filesystem::path& package_file,
                                         const catalog::DriverRelease& release, const PackageManager& packages);
 
@@ -29,10 +30,11 @@ DocaHostBundle inspect_doca_host_bundle(const std::filesystem::path& unpacked, c
 void keep_package_file(const std::filesystem::path& verified, const std::filesystem::path& target);
 
 // The packages stage for DOCA-host: installs the repository package, refreshes only the sources it
-// installed, then installs the profile. `record` gets the packages each step adds (the journal):
+// installed (its files, else a source its scripts wrote that names its repository; exit 14 when
+// there is none), then installs the profile. `record` gets the packages each step adds (the journal):
 // the repository package before it is installed (when it was not installed yet), then what
 // installing it added, then the profile's packages.
-void install_doca_host(PackageManager& packages, const DocaHostBundle& bundle, const std::string& profile,
+void install_doca_host(PackageManager& packages, const SystemRoot& root, const DocaHostBundle& bundle, const std::string& profile,
                        const std::function<void(const std::vector<std::string>&)>& record);
 
 }  // namespace ibdriver::install

@@ -185,7 +185,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
       install::keep_package_file(verified_bundle_file(root, fetch_options, release, observer), package_file);
     }
     auto doca = install::inspect_doca_host_bundle(unpacked, system_path(package_file), release, *packages);
-    install::install_doca_host(*packages, doca, state.profile, record);
+    install::install_doca_host(*packages, root, doca, state.profile, record);
   } else {
     auto bundle = install::inspect_mofed_bundle(unpacked, release, packages->format());
     state.repository_files = packages->add_repository({"ibdriver", system_path(bundle.repository)});

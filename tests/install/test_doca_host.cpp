@@ -2,6 +2,7 @@
 // (tests/fixtures/make_doca_host_bundle.py builds them with dpkg-deb and rpmbuild).
 #include <algorithm>
 #include <fstream>
+#include <memory>
 
 #include <catch2/catch.hpp>
 
@@ -67,10 +68,14 @@ TEST_CASE("a DOCA-host .deb is a repository package apt can install from", "[ins
   install::RpmPackageManager dnf(install::RpmFrontEnd::dnf, SystemRoot(rpm_root.path()), {}, "9");
   CHECK_THROWS_WITH(install::inspect_doca_host_bundle(unpacked, "/x.deb", release, dnf),
                     Catch::Contains("is a .deb package; this OS installs .rpm packages with dnf"));
-  auto bare = make_doca_host(dir.path() / "bare", {"--no-source"});
-  auto bare_unpacked = unpack(bare, dir.path() / "bare-bundle");
-  CHECK_THROWS_WITH(install::inspect_doca_host_bundle(bare_unpacked, "/x.deb", release_of(bare), apt),
-                    Catch::Contains("is not a DOCA-host repository package") && Catch::Contains("no package source apt reads"));
+  // A package without a source file passes (its scripts may write the source); one without a
+  // repository does not.
+  auto scripted = make_doca_host(dir.path() / "scripted", {"--source-by-script"});
+  CHECK(install::inspect_doca_host_bundle(unpack(scripted, dir.path() / "scripted-bundle"), "/x.deb", release_of(scripted), apt)
+            .source_files.empty());
+  auto bare = make_doca_host(dir.path() / "bare", {"--no-repository"});
+  CHECK_THROWS_WITH(install::inspect_doca_host_bundle(unpack(bare, dir.path() / "bare-bundle"), "/x.deb", release_of(bare), apt),
+                    Catch::Contains("is not a DOCA-host repository package: it carries no local apt (Packages) repository"));
 }
 
 TEST_CASE("keep_package_file copies the verified package beside its files", "[install][doca]") {
@@ -84,15 +89,19 @@ TEST_CASE("keep_package_file copies the verified package beside its files", "[in
   CHECK_THROWS_WITH(install::keep_package_file(dir.path() / "missing", dir.path() / "bundle/x.deb"), Catch::Contains("x.deb"));
 }
 
-TEST_CASE("a DOCA-host .rpm with dnf: the repository package, its source alone, then doca-ofed; all removed again",
-          "[install][doca][dnf]") {
-  REQUIRE(install::find_program("dnf").has_value());
-  test::TempDir dir;
-  auto root_dir = dir.path() / "root";
+namespace {
+
+// A DOCA-host .rpm (made with `options`) installed with dnf into an empty root, as the packages stage
+// does; returns what each step recorded.
+std::vector<Argv> install_doca_rpm(const fs::path& dir, const Argv& options, std::unique_ptr<install::RpmPackageManager>& dnf) {
+  auto root_dir = dir / "root";
   SystemRoot root(root_dir);
+  fs::create_directories(root_dir / "etc/yum.repos.d");
   // The package's .repo names its repository by the path the host sees (dnf --installroot reads
   // baseurl as a host path); on a real machine the root is / and the prefix is empty.
-  auto rpm = make_doca_host(dir.path() / "out", {"--rpm", "--os", "rhel9", "--baseurl-root", root_dir.string()});
+  Argv argv{"--rpm", "--os", "rhel9", "--baseurl-root", root_dir.string()};
+  argv.insert(argv.end(), options.begin(), options.end());
+  auto rpm = make_doca_host(dir / "out", argv);
   CHECK(rpm.filename() == "doca-host-3.2.1-044000_25.10_rhel9.x86_64.rpm");
   auto release = release_of(rpm);
   CHECK(release.kind == catalog::BundleKind::doca_host);
@@ -100,30 +109,73 @@ TEST_CASE("a DOCA-host .rpm with dnf: the repository package, its source alone, 
   const std::string bundle_dir = "/var/lib/ibdriver/bundles/test";
   auto unpacked = unpack(rpm, root.path(bundle_dir));
   install::keep_package_file(rpm, root.path(bundle_dir) / rpm.filename());
-
-  install::RpmPackageManager dnf(install::RpmFrontEnd::dnf, root, {}, "9");
-  auto bundle = install::inspect_doca_host_bundle(unpacked, bundle_dir + "/" + rpm.filename().string(), release, dnf);
-  CHECK(bundle.source_files == Argv{"/etc/yum.repos.d/doca.repo"});
+  dnf = std::make_unique<install::RpmPackageManager>(install::RpmFrontEnd::dnf, root, install::PackageManagerSettings{}, "9");
+  auto bundle = install::inspect_doca_host_bundle(unpacked, bundle_dir + "/" + rpm.filename().string(), release, *dnf);
+  CHECK(bundle.repositories == Argv{"/usr/share/doca-host-3.2.1-044000-25.10-rhel9/repo"});
+  CHECK(dnf->package_name_of(bundle.package_file) == "doca-host");
   std::vector<Argv> steps;
-  install::install_doca_host(dnf, bundle, "doca-ofed", [&](const Argv& added) { steps.push_back(added); });
-  REQUIRE(steps.size() == 3);
-  CHECK(steps[0] == Argv{"doca-host"});  // recorded before it is installed
-  CHECK(steps[1] == Argv{"doca-host"});
-  CHECK(dnf.package_name_of(bundle.package_file) == "doca-host");
-  auto profile = steps[2];
-  std::sort(profile.begin(), profile.end());
-  CHECK(profile == Argv{"doca-ofed", "iser-dkms", "mlnx-ofa_kernel-dkms", "mlnx-tools"});
-  CHECK(fs::exists(root_dir / "etc/yum.repos.d/doca.repo"));
-  CHECK(fs::exists(root_dir / "usr/src/mlnx-ofa_kernel-3.2.1/dkms.conf"));
-  auto modules = install::dkms_modules_of(dnf, root, profile);
-  REQUIRE(modules.size() == 2);
-  CHECK(modules[0].name == "mlnx-ofa_kernel");
+  try {
+    install::install_doca_host(*dnf, root, bundle, "doca-ofed", [&](const Argv& added) { steps.push_back(added); });
+  } catch (const Error& error) {
+    steps.push_back({std::string("error: ") + error.what()});
+  }
+  return steps;
+}
 
-  auto everything = steps[0];
-  everything.insert(everything.end(), profile.begin(), profile.end());
-  dnf.remove(everything);
-  CHECK(dnf.not_installed(everything) == everything);
-  CHECK_FALSE(fs::exists(root_dir / "etc/yum.repos.d/doca.repo"));
-  CHECK_FALSE(fs::exists(root_dir / "usr/share/doca-host-3.2.1-044000-25.10-rhel9"));
-  CHECK_FALSE(fs::exists(root_dir / "usr/src/mlnx-ofa_kernel-3.2.1"));
+Argv all_of(const std::vector<Argv>& steps) {
+  Argv packages;
+  for (const auto& step : steps) {
+    for (const auto& package : step) {
+      if (package.rfind("error: ", 0) != 0 && std::find(packages.begin(), packages.end(), package) == packages.end()) {
+        packages.push_back(package);
+      }
+    }
+  }
+  return packages;
+}
+
+}  // namespace
+
+TEST_CASE("a DOCA-host .rpm with dnf: the repository package, its source alone, then doca-ofed; all removed again",
+          "[install][doca][dnf]") {
+  REQUIRE(install::find_program("dnf").has_value());
+  for (const auto& variant : std::vector<Argv>{{}, {"--source-by-script"}}) {
+    INFO("fixture options: " << (variant.empty() ? "(the source as a file)" : variant[0]));
+    test::TempDir dir;
+    std::unique_ptr<install::RpmPackageManager> dnf;
+    auto steps = install_doca_rpm(dir.path(), variant, dnf);
+    REQUIRE(steps.size() == 3);
+    CHECK(steps[0] == Argv{"doca-host"});  // recorded before it is installed
+    CHECK(steps[1] == Argv{"doca-host"});
+    auto profile = steps[2];
+    std::sort(profile.begin(), profile.end());
+    CHECK(profile == Argv{"doca-ofed", "iser-dkms", "mlnx-ofa_kernel-dkms", "mlnx-tools"});
+    auto root_dir = dir.path() / "root";
+    CHECK(fs::exists(root_dir / "etc/yum.repos.d/doca.repo"));
+    CHECK(fs::exists(root_dir / "usr/src/mlnx-ofa_kernel-3.2.1/dkms.conf"));
+    auto modules = install::dkms_modules_of(*dnf, SystemRoot(root_dir), profile);
+    REQUIRE(modules.size() == 2);
+    CHECK(modules[0].name == "mlnx-ofa_kernel");
+
+    auto everything = all_of(steps);
+    dnf->remove(everything);
+    CHECK(dnf->not_installed(everything) == everything);
+    CHECK_FALSE(fs::exists(root_dir / "etc/yum.repos.d/doca.repo"));
+    CHECK_FALSE(fs::exists(root_dir / "usr/share/doca-host-3.2.1-044000-25.10-rhel9"));
+    CHECK_FALSE(fs::exists(root_dir / "usr/src/mlnx-ofa_kernel-3.2.1"));
+  }
+}
+
+TEST_CASE("a DOCA-host package that installs no source for its repository: exit 14, and it is recorded for uninstall",
+          "[install][doca][dnf]") {
+  REQUIRE(install::find_program("dnf").has_value());
+  test::TempDir dir;
+  std::unique_ptr<install::RpmPackageManager> dnf;
+  auto steps = install_doca_rpm(dir.path(), {"--no-source"}, dnf);
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0] == Argv{"doca-host"});
+  CHECK_THAT(steps[2][0], Catch::Contains("installed doca-host, but no package source dnf reads names its repository "
+                                          "/usr/share/doca-host-3.2.1-044000-25.10-rhel9/repo"));
+  dnf->remove({"doca-host"});
+  CHECK(dnf->not_installed({"doca-host"}) == Argv{"doca-host"});
 }
