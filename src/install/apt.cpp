@@ -64,22 +64,34 @@ std::vector<std::string> AptPackageManager::add_repository(const LocalRepository
                         fmt::format("# Written by ibdriver: the verified driver bundle's packages. `ibdriver uninstall` removes it.\n"
                                     "deb [trusted=yes] file:{} ./\n",
                                     repository.directory.string()));
+  refresh_source(source_file);
+  return {source_file};
+}
+
+void AptPackageManager::refresh_source(const std::string& source) {
   ProcessOptions options;
   options.time_limit = settings_.command_timeout;
   options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"};
   wait_for_lock_message();
   // Only this source is refreshed: no network, and other sources' state is left alone.
-  auto result = run_process({"apt-get", "update", "-q", "-o", fmt::format("Dir::Etc::sourcelist={}", source_file),
+  auto result = run_process({"apt-get", "update", "-q", "-o", fmt::format("Dir::Etc::sourcelist={}", source),
                              "-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0", "-o",
                              fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count())},
                             options);
   if (!result.succeeded()) {
     throw Error(ExitCode::operation_failed,
-                fmt::format("apt-get update of the bundle's repository {} {}:\n{}", repository.directory.string(),
-                            result.describe_end(), apt_errors(result)),
-                "check the bundle's DEBS/Packages index");
+                fmt::format("apt-get update of the repository in {} {}:\n{}", source, result.describe_end(), apt_errors(result)),
+                "check the bundle's repository and its Packages index");
   }
-  return {source_file};
+}
+
+bool AptPackageManager::is_source_file(const std::string& path) const {
+  const std::string folder = "/etc/apt/sources.list.d/";
+  auto ends_with = [&](std::string_view suffix) {
+    return path.size() > suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return path.rfind(folder, 0) == 0 && path.find('/', folder.size()) == std::string::npos &&
+         (ends_with(".list") || ends_with(".sources"));
 }
 
 void AptPackageManager::remove_repository(const std::vector<std::string>& files) {
@@ -117,6 +129,25 @@ std::vector<std::string> AptPackageManager::files_of(const std::string& package)
 }
 
 std::vector<std::string> AptPackageManager::install(const std::vector<std::string>& packages) {
+  return install_arguments(packages);
+}
+
+std::vector<std::string> AptPackageManager::install_file(const std::filesystem::path& package_file) {
+  // An absolute path is what tells apt-get that this is a file, not a package name.
+  return install_arguments({std::filesystem::absolute(package_file).string()});
+}
+
+std::string AptPackageManager::package_name_of(const std::filesystem::path& package_file) {
+  auto result = run_process({"dpkg-deb", "--field", package_file.string(), "Package"});
+  auto name = std::string(text::trim(result.out));
+  if (!result.succeeded() || name.empty()) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} is not a readable .deb package: {}", package_file.string(), result.tail(4)),
+                "the bundle is damaged or not a .deb: fetch it again");
+  }
+  return name;
+}
+
+std::vector<std::string> AptPackageManager::install_arguments(const std::vector<std::string>& packages) {
   // What is installed before, to know what this run adds (the metapackage pulls in the rest).
   auto before = run_process({"dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n"});
   std::set<std::string> installed_before;
@@ -164,14 +195,6 @@ void AptPackageManager::remove(const std::vector<std::string>& packages) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("apt-get purge {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)));
   }
-}
-
-std::unique_ptr<PackageManager> make_package_manager(platform::PackageFamily family, const SystemRoot& root,
-                                                     const PackageManagerSettings& settings) {
-  if (family == platform::PackageFamily::apt) return std::make_unique<AptPackageManager>(root, settings);
-  throw Error(ExitCode::os_not_supported,
-              fmt::format("installing with {} is not implemented yet", platform::to_string(family)),
-              "use `ibdriver fetch --unpack-to DIR` and the bundle's own installer meanwhile");
 }
 
 }  // namespace ibdriver::install

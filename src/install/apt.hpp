@@ -9,15 +9,22 @@ class AptPackageManager : public PackageManager {
  public:
   AptPackageManager(const SystemRoot& root, const PackageManagerSettings& settings);
   std::string name() const override { return "apt"; }
+  PackageFormat format() const override { return PackageFormat::deb; }
   std::vector<std::string> add_repository(const LocalRepository& repository) override;
   void remove_repository(const std::vector<std::string>& files) override;
   std::vector<std::string> install(const std::vector<std::string>& packages) override;
   void remove(const std::vector<std::string>& packages) override;
   std::vector<std::string> not_installed(const std::vector<std::string>& packages) override;
   std::vector<std::string> files_of(const std::string& package) override;
+  std::vector<std::string> install_file(const std::filesystem::path& package_file) override;
+  std::string package_name_of(const std::filesystem::path& package_file) override;
+  bool is_source_file(const std::string& path) const override;
+  void refresh_source(const std::string& source_file) override;
 
  private:
   void wait_for_lock_message() const;
+  // `apt-get install` of names or ./files; returns the packages newly installed.
+  std::vector<std::string> install_arguments(const std::vector<std::string>& arguments);
   SystemRoot root_;
   PackageManagerSettings settings_;
 };

@@ -21,10 +21,19 @@ std::string first_line(const fs::path& file) {
   }
   return std::string(text::trim(text::split(*content, '\n').front()));
 }
+
+bool has_rpm_files(const fs::path& folder) {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(folder, error)) {
+    if (entry.path().extension() == ".rpm") return true;
+  }
+  return false;
+}
 }  // namespace
 
-MofedBundle inspect_mofed_bundle(const fs::path& unpacked, const catalog::DriverRelease& release) {
+MofedBundle inspect_mofed_bundle(const fs::path& unpacked, const catalog::DriverRelease& release, PackageFormat format) {
   MofedBundle bundle;
+  bundle.format = format;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(unpacked, error)) {
     if (entry.is_directory() && entry.path().filename().string().rfind("MLNX_OFED_LINUX-", 0) == 0) {
@@ -50,8 +59,19 @@ MofedBundle inspect_mofed_bundle(const fs::path& unpacked, const catalog::Driver
                             text::printable(bundle.label), release.label),
                 "the bundle was built for another OS than its row says: fix the row or the mirror's file");
   }
-  bundle.debs = bundle.top / "DEBS";
-  if (!fs::exists(bundle.debs / "Packages", error)) {
+  if (format == PackageFormat::rpm) {
+    bundle.repository = bundle.top / "RPMS";
+    if (!has_rpm_files(bundle.repository)) {
+      bool debs = fs::exists(bundle.top / "DEBS", error);
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("{} has no RPMS/ folder of .rpm packages{}", bundle.top.filename().string(),
+                              debs ? " (it has DEBS/: a bundle for Debian or Ubuntu)" : ""),
+                  "use the bundle built for this OS (the catalog row for it)");
+    }
+    return bundle;
+  }
+  bundle.repository = bundle.top / "DEBS";
+  if (!fs::exists(bundle.repository / "Packages", error)) {
     bool rpms = fs::exists(bundle.top / "RPMS", error);
     throw Error(ExitCode::operation_failed,
                 fmt::format("{} has no DEBS/Packages apt repository{}", bundle.top.filename().string(),

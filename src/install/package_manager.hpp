@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/system_root.hpp"
@@ -16,13 +17,19 @@ struct LocalRepository {
   std::filesystem::path directory;  // system path of the folder holding the packages and their index
 };
 
-// The narrow interface every distro's package manager is used through (apt here; dnf/yum, zypper and
-// tdnf follow the same shape). Always non-interactive; a lock held by another process is waited for
-// (with a message) up to lock_timeout; failures quote the tool's own error lines.
+// Which kind of package file the manager installs (and so which of a bundle's folders it uses).
+enum class PackageFormat { deb, rpm };
+std::string_view to_string(PackageFormat format);
+PackageFormat package_format(platform::PackageFamily family);
+
+// The narrow interface every distro's package manager is used through (apt; dnf, yum and tdnf; zypper).
+// Always non-interactive; a lock held by another process is waited for (with a message) up to
+// lock_timeout; failures quote the tool's own error lines.
 class PackageManager {
  public:
   virtual ~PackageManager() = default;
   virtual std::string name() const = 0;
+  virtual PackageFormat format() const = 0;
   // Registers the repository in the manager's own way; returns the files it wrote (for uninstall).
   virtual std::vector<std::string> add_repository(const LocalRepository& repository) = 0;
   virtual void remove_repository(const std::vector<std::string>& files) = 0;
@@ -33,6 +40,17 @@ class PackageManager {
   virtual std::vector<std::string> not_installed(const std::vector<std::string>& packages) = 0;
   // The files a package installed (to find its dkms.conf).
   virtual std::vector<std::string> files_of(const std::string& package) = 0;
+
+  // Installs one local package file (a DOCA-host repository package; system path), with what it
+  // needs; returns the packages that were not installed before.
+  virtual std::vector<std::string> install_file(const std::filesystem::path& package_file) = 0;
+  // The name of the package a local package file holds (Error when it is not a readable package).
+  virtual std::string package_name_of(const std::filesystem::path& package_file) = 0;
+  // Whether a system path is a package source definition this manager reads
+  // (/etc/apt/sources.list.d/*.list, /etc/yum.repos.d/*.repo, /etc/zypp/repos.d/*.repo).
+  virtual bool is_source_file(const std::string& path) const = 0;
+  // Refreshes the repositories one source file defines (one a package installed), and no other.
+  virtual void refresh_source(const std::string& source_file) = 0;
 };
 
 struct PackageManagerSettings {
@@ -40,7 +58,8 @@ struct PackageManagerSettings {
   std::chrono::seconds command_timeout{3600};
 };
 
-// The implementation for this OS family; Error (os_not_supported) for families without one yet.
+// The implementation for this OS family (install/make_package_manager.cpp); Error (os_not_supported)
+// for an unknown family.
 std::unique_ptr<PackageManager> make_package_manager(platform::PackageFamily family, const SystemRoot& root,
                                                      const PackageManagerSettings& settings);
 

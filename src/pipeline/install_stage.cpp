@@ -18,6 +18,9 @@
 #include "core/process.hpp"
 #include "core/run_lock.hpp"
 #include "core/text.hpp"
+#include "fetch/bundle_cache.hpp"
+#include "install/doca_host.hpp"
+#include "install/module_sources.hpp"
 #include "install/mofed_bundle.hpp"
 #include "platform/package_family.hpp"
 
@@ -32,18 +35,17 @@ fs::path bundle_dir(const SystemRoot& root, const std::string& sha256) {
   return root.path("/var/lib/ibdriver/bundles/" + sha256);
 }
 
-// The DKMS modules the installed packages carry (their /usr/src/<name>-<version>/dkms.conf).
-std::vector<install::DkmsModule> dkms_modules(install::PackageManager& packages, const std::vector<std::string>& names) {
-  std::vector<install::DkmsModule> modules;
-  std::set<std::string> seen;
-  for (const auto& package : names) {
-    for (const auto& file : packages.files_of(package)) {
-      if (file.rfind("/usr/src/", 0) != 0 || fs::path(file).filename() != "dkms.conf" || !seen.insert(file).second) continue;
-      auto text = read_file_if_exists(file, 1024 * 1024);
-      if (text) modules.push_back(install::parse_dkms_conf(*text, file));
-    }
-  }
-  return install::build_order(modules);
+// The verified bundle file in the cache (a DOCA-host package is installed as the file it is); fetched
+// again when the cache was cleaned since the bundle was unpacked.
+fs::path verified_bundle_file(const SystemRoot& root, FetchOptions fetch_options, const catalog::DriverRelease& release,
+                              fetch::DownloadObserver& observer) {
+  fetch::BundleCache cache(fetch_options.cache_dir.value_or(default_cache_dir(root)));
+  if (auto cached = cache.verified_entry(release.sha256)) return *cached;
+  fetch_options.unpack_to.reset();
+  run_fetch(root, fetch_options, observer);
+  if (auto cached = cache.verified_entry(release.sha256)) return *cached;
+  throw Error(ExitCode::operation_failed, fmt::format("{} is not in the cache {} after fetching it", release.file_name(), cache.dir().string()),
+              "run `ibdriver install` again");
 }
 
 // Which kernels DKMS has the module installed for, read from DKMS's own tree the way `dkms status`
@@ -178,19 +180,30 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   state.save(root);
   report("fetch", StageEvent::done, fmt::format("{} verified (SHA-256 {})", release.file_name(), release.sha256));
   report("unpack", StageEvent::done, fmt::format("unpacked to {}", unpacked.string()));
-  if (release.kind != catalog::BundleKind::mofed_tgz) {
-    throw Error(ExitCode::operation_failed, fmt::format("installing a {} bundle is not implemented yet", to_string(release.kind)),
-                "pin an MLNX_OFED tarball with --driver-version (see `ibdriver plan`)");
-  }
-  auto bundle = install::inspect_mofed_bundle(unpacked, release);
 
-  // packages
+  // packages (given as system paths: an RPM manager may work on a root other than "/")
   report("packages", StageEvent::started, fmt::format("installing {} with {}", state.profile, packages->name()));
-  auto repository_files = packages->add_repository({"ibdriver", bundle.debs});
-  state.repository_files = repository_files;
-  state.save(root);
-  for (const auto& added : packages->install({state.profile})) {
-    if (std::find(state.packages.begin(), state.packages.end(), added) == state.packages.end()) state.packages.push_back(added);
+  auto system_path = [&](const fs::path& host) { return fs::path("/") / fs::relative(host, root.root()); };
+  auto record = [&](const std::vector<std::string>& added) {
+    for (const auto& package : added) {
+      if (std::find(state.packages.begin(), state.packages.end(), package) == state.packages.end()) state.packages.push_back(package);
+    }
+    state.save(root);
+  };
+  if (release.kind == catalog::BundleKind::doca_host) {
+    auto package_file = unpacked / release.file_name();
+    if (!fs::exists(package_file, error)) {
+      auto fetch_options = options.fetch;
+      fetch_options.plan = plan_options;
+      install::keep_package_file(verified_bundle_file(root, fetch_options, release, observer), package_file);
+    }
+    auto doca = install::inspect_doca_host_bundle(unpacked, system_path(package_file), release, *packages);
+    install::install_doca_host(*packages, root, doca, state.profile, record);
+  } else {
+    auto bundle = install::inspect_mofed_bundle(unpacked, release, packages->format());
+    state.repository_files = packages->add_repository({"ibdriver", system_path(bundle.repository)});
+    state.save(root);
+    record(packages->install({state.profile}));
   }
   state.stages["packages"] = "done";
   state.save(root);
@@ -202,7 +215,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   auto with_profile = state.packages;
   with_profile.push_back(state.profile);
   install::Dkms dkms(options.dkms);
-  for (const auto& module : dkms_modules(*packages, with_profile)) {
+  for (const auto& module : install::dkms_modules_of(*packages, root, with_profile)) {
     state.dkms_modules[module.name] = module.version;
     auto built = dkms_installed_kernels(root, module.name, module.version);
     for (const auto& kernel : kernels) {

@@ -126,7 +126,7 @@ TEST_CASE("a MOFED bundle must be the release its catalog row describes", "[inst
   auto bundle = install::inspect_mofed_bundle(dir.path() / "b", release);
   CHECK(bundle.version == "24.10-1.1.4.0");
   CHECK(bundle.label == "debian12.1");
-  CHECK(fs::exists(bundle.debs / "Packages"));
+  CHECK(fs::exists(bundle.repository / "Packages"));
   make({"--label", "ubuntu22.04"});
   CHECK_THROWS_WITH(install::inspect_mofed_bundle(dir.path() / "b", release),
                     Catch::Contains("distro says ubuntu22.04") && Catch::Contains("debian12.1"));

@@ -1,0 +1,190 @@
+#include "install/rpm_commands.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/text.hpp"
+
+namespace ibdriver::install {
+
+namespace {
+
+// The program and the options every dnf/yum/tdnf command starts with.
+std::vector<std::string> yum_like_prefix(const RpmCommandContext& context) {
+  std::vector<std::string> argv{std::string(to_string(context.tool)), "-y"};
+  if (!context.installroot.empty()) {
+    argv.push_back("--installroot=" + context.installroot);
+    if (!context.releasever.empty()) argv.push_back("--releasever=" + context.releasever);
+    // A path given on the command line is the host's: the root's own repo folder, never the host's.
+    if (!context.reposdir.empty()) argv.push_back("--setopt=reposdir=" + context.reposdir);
+  }
+  return argv;
+}
+
+std::vector<std::string> zypper_prefix(const RpmCommandContext& context) {
+  std::vector<std::string> argv{"zypper", "--non-interactive"};
+  if (!context.installroot.empty()) {
+    argv.emplace_back("--root");
+    argv.push_back(context.installroot);
+  }
+  return argv;
+}
+
+bool is_package_file(const std::string& package) {
+  return package.find('/') != std::string::npos && package.size() > 4 && package.compare(package.size() - 4, 4, ".rpm") == 0;
+}
+
+void append(std::vector<std::string>& argv, const std::vector<std::string>& more) { argv.insert(argv.end(), more.begin(), more.end()); }
+
+}  // namespace
+
+std::string_view to_string(RpmFrontEnd tool) {
+  switch (tool) {
+    case RpmFrontEnd::dnf: return "dnf";
+    case RpmFrontEnd::yum: return "yum";
+    case RpmFrontEnd::tdnf: return "tdnf";
+    case RpmFrontEnd::zypper: return "zypper";
+  }
+  return "dnf";
+}
+
+std::vector<std::string> refresh_command(const RpmCommandContext& context, const std::vector<std::string>& repositories) {
+  if (context.tool == RpmFrontEnd::zypper) {
+    auto argv = zypper_prefix(context);
+    argv.emplace_back("refresh");
+    argv.emplace_back("--force");
+    append(argv, repositories);
+    return argv;
+  }
+  auto argv = yum_like_prefix(context);
+  argv.emplace_back("--disablerepo=*");
+  argv.push_back(fmt::format("--enablerepo={}", fmt::join(repositories, ",")));
+  // yum has no --refresh; its makecache fetches what is missing or expired, and this repository has no cache yet.
+  if (context.tool != RpmFrontEnd::yum) argv.emplace_back("--refresh");
+  argv.emplace_back("makecache");
+  return argv;
+}
+
+std::vector<std::string> install_command(const RpmCommandContext& context, const std::vector<std::string>& packages) {
+  std::vector<std::string> argv;
+  if (context.tool == RpmFrontEnd::zypper) {
+    argv = zypper_prefix(context);
+    // A local package file was verified by its SHA-256 and is unsigned as far as zypper can tell.
+    if (std::any_of(packages.begin(), packages.end(), is_package_file)) argv.emplace_back("--no-gpg-checks");
+    append(argv, {"install", "--no-recommends", "--auto-agree-with-licenses"});
+  } else {
+    argv = yum_like_prefix(context);
+    switch (context.tool) {
+      case RpmFrontEnd::dnf: append(argv, {"--setopt=skip_if_unavailable=True", "--setopt=install_weak_deps=False"}); break;
+      case RpmFrontEnd::yum: argv.emplace_back("--setopt=skip_if_unavailable=1"); break;
+      default: break;  // tdnf: Azure Linux's repo files say skip_if_unavailable themselves
+    }
+    argv.emplace_back("install");
+  }
+  append(argv, packages);
+  return argv;
+}
+
+std::vector<std::string> remove_command(const RpmCommandContext& context, const std::vector<std::string>& packages) {
+  std::vector<std::string> argv;
+  switch (context.tool) {
+    case RpmFrontEnd::zypper:
+      argv = zypper_prefix(context);
+      append(argv, {"--no-refresh", "remove"});
+      break;
+    case RpmFrontEnd::dnf:
+      argv = yum_like_prefix(context);
+      append(argv, {"--disablerepo=*", "--setopt=clean_requirements_on_remove=False", "remove"});
+      break;
+    case RpmFrontEnd::yum:
+      argv = yum_like_prefix(context);
+      append(argv, {"--disablerepo=*", "--setopt=clean_requirements_on_remove=0", "remove"});
+      break;
+    case RpmFrontEnd::tdnf:
+      argv = yum_like_prefix(context);
+      append(argv, {"--disablerepo=*", "--noautoremove", "remove"});
+      break;
+  }
+  append(argv, packages);
+  return argv;
+}
+
+std::vector<std::string> clean_command(const RpmCommandContext& context) {
+  if (context.tool == RpmFrontEnd::zypper) {
+    auto argv = zypper_prefix(context);
+    append(argv, {"clean", "--all", context.repository});
+    return argv;
+  }
+  auto argv = yum_like_prefix(context);
+  append(argv, {"--disablerepo=*", "--enablerepo=" + context.repository, "clean", "all"});
+  return argv;
+}
+
+std::vector<std::string> rpm_command(const RpmCommandContext& context, const std::vector<std::string>& arguments) {
+  std::vector<std::string> argv{"rpm"};
+  if (!context.installroot.empty()) {
+    argv.emplace_back("--root");
+    argv.push_back(context.installroot);
+  }
+  append(argv, arguments);
+  return argv;
+}
+
+std::string repository_file_text(const RpmCommandContext& context, const std::string& base_directory,
+                                 const std::string& description) {
+  std::string text = fmt::format(
+      "# Written by ibdriver: the verified driver bundle's packages. `ibdriver uninstall` removes it.\n"
+      "[{}]\nname=ibdriver: {}\nenabled=1\n",
+      context.repository, description);
+  if (context.tool == RpmFrontEnd::zypper) {
+    return text + fmt::format("autorefresh=0\nbaseurl=dir:{}\ntype=rpm-md\ngpgcheck=0\npriority=1\nkeeppackages=0\n", base_directory);
+  }
+  text += fmt::format("baseurl=file://{}\ngpgcheck=0\npriority=1\nskip_if_unavailable=0\n", base_directory);
+  if (context.tool != RpmFrontEnd::tdnf) text += "repo_gpgcheck=0\n";
+  // EL8's modular filtering hides packages that share a name with a module's (perl, python3...).
+  if (context.tool == RpmFrontEnd::dnf) text += "module_hotfixes=1\n";
+  return text;
+}
+
+std::vector<std::string> repository_ids(const std::string& repo_file_text) {
+  std::vector<std::string> ids;
+  for (auto line : text::split(repo_file_text, '\n')) {
+    line = text::trim(line);
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']') {
+      auto id = std::string(text::trim(line.substr(1, line.size() - 2)));
+      if (!id.empty() && id != "main" && std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+    }
+  }
+  return ids;
+}
+
+std::string rpm_tool_errors(const ProcessResult& result) {
+  static constexpr std::array<std::string_view, 14> starts{
+      "Error",  "error:",          "ERROR",       "Problem",       "- nothing provides", "- package ",
+      "- conflicting", "No match for argument", "No package", "No provider of", "Failed", "Cannot",
+      "Curl error",    "Abort"};
+  std::vector<std::string> lines;
+  for (const auto& stream : {result.err, result.out}) {
+    for (auto line : text::split(stream, '\n')) {
+      line = text::trim(line);
+      bool wanted = std::any_of(starts.begin(), starts.end(), [&](std::string_view start) { return line.substr(0, start.size()) == start; });
+      if (wanted && std::find(lines.begin(), lines.end(), line) == lines.end()) lines.emplace_back(line);
+    }
+  }
+  if (lines.empty()) return result.tail(8);
+  if (lines.size() > 20) lines.resize(20);
+  return fmt::format("{}", fmt::join(lines, "\n"));
+}
+
+bool transaction_succeeded(RpmFrontEnd tool, const ProcessResult& result) {
+  if (result.succeeded()) return true;
+  if (tool != RpmFrontEnd::zypper || result.signal != 0 || result.timed_out) return false;
+  // zypper(8): 102 reboot needed, 103 restart zypper, 106 repositories skipped, 107 a scriptlet failed.
+  // 100 (updates available), 101 (security updates) and 104 (capability not found) are not successes here.
+  return result.exit_status == 102 || result.exit_status == 103 || result.exit_status == 106 || result.exit_status == 107;
+}
+
+}  // namespace ibdriver::install

@@ -1,0 +1,59 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/process.hpp"
+
+namespace ibdriver::install {
+
+// The RPM front ends ibdriver drives. dnf, yum and tdnf share one command-line shape; zypper has its own.
+enum class RpmFrontEnd { dnf, yum, tdnf, zypper };
+std::string_view to_string(RpmFrontEnd tool);
+
+// Everything the command lines depend on, so they can be built (and tested) without running anything.
+struct RpmCommandContext {
+  RpmFrontEnd tool = RpmFrontEnd::dnf;
+  std::string installroot;  // empty for "/": --installroot (dnf, yum, tdnf) or --root (zypper)
+  std::string releasever;   // with an installroot: its rpmdb cannot tell dnf which release it is
+  std::string reposdir;     // with an installroot: the root's repo folder as the host sees it
+  std::string repository = "ibdriver";
+};
+
+// Refreshes the metadata of these repositories and of no other (an offline machine never asks the
+// network for the distro's repositories here).
+std::vector<std::string> refresh_command(const RpmCommandContext& context, const std::vector<std::string>& repositories);
+
+// Installs packages (names, or paths of local .rpm files) non-interactively. Every configured
+// repository stays enabled: the bundle's packages need distro packages (dkms, perl, pciutils...).
+// The bundle's repository has the highest priority, and a distro repository that cannot be reached
+// (an offline machine) is skipped rather than fatal, so dependencies already present suffice.
+std::vector<std::string> install_command(const RpmCommandContext& context, const std::vector<std::string>& packages);
+
+// Removes packages without looking at any repository (no network) and without removing anything
+// else the packages did not bring in.
+std::vector<std::string> remove_command(const RpmCommandContext& context, const std::vector<std::string>& packages);
+
+// Drops the cached metadata of the bundle's repository (before its .repo file goes).
+std::vector<std::string> clean_command(const RpmCommandContext& context);
+
+// `rpm` itself, for queries: `rpm [--root R] ARGS...`.
+std::vector<std::string> rpm_command(const RpmCommandContext& context, const std::vector<std::string>& arguments);
+
+// The .repo file text for the bundle's repository (INI; dnf/yum/tdnf read /etc/yum.repos.d, zypper
+// /etc/zypp/repos.d). gpgcheck is off because the bundle's SHA-256 was verified; priority 1 makes its
+// packages win over the distro's packages of the same name (rdma-core, libibverbs...).
+std::string repository_file_text(const RpmCommandContext& context, const std::string& base_directory,
+                                 const std::string& description);
+
+// The repository ids ([section] names) a .repo file defines.
+std::vector<std::string> repository_ids(const std::string& repo_file_text);
+
+// The tool's own error lines ("Error: ...", "Problem: ...", "No provider of ...") from its output,
+// else its last lines.
+std::string rpm_tool_errors(const ProcessResult& result);
+
+// Exit statuses that mean the transaction was carried out (zypper's 100-range notes, e.g. 106: a
+// repository could not be refreshed and was skipped; 107: a package's scriptlet failed).
+bool transaction_succeeded(RpmFrontEnd tool, const ProcessResult& result);
+
+}  // namespace ibdriver::install

@@ -1,0 +1,225 @@
+#include "install/rpm_package_manager.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "install/local_repository.hpp"
+#include "platform/os_release.hpp"
+
+namespace ibdriver::install {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* repository_file_name = "ibdriver.repo";
+
+std::vector<std::string> output_lines(const std::string& out) {
+  std::vector<std::string> lines;
+  for (auto line : text::split(out, '\n')) {
+    line = text::trim(line);
+    if (!line.empty()) lines.emplace_back(line);
+  }
+  return lines;
+}
+
+// The pid files each front end keeps while it works (rpm's own lock is common to all).
+std::vector<std::string> pid_files(RpmFrontEnd tool) {
+  switch (tool) {
+    case RpmFrontEnd::dnf: return {"/var/lib/dnf/rpmdb_lock.pid", "/var/cache/dnf/metadata_lock.pid"};
+    case RpmFrontEnd::yum: return {"/run/yum.pid", "/var/run/yum.pid"};
+    case RpmFrontEnd::zypper: return {"/run/zypp.pid", "/var/run/zypp.pid"};
+    case RpmFrontEnd::tdnf: return {};  // tdnf's instance lock is an flock; rpm's lock covers its transactions
+  }
+  return {};
+}
+
+}  // namespace
+
+RpmPackageManager::RpmPackageManager(RpmFrontEnd tool, const SystemRoot& root, const PackageManagerSettings& settings,
+                                     std::string releasever)
+    : root_(root), settings_(settings) {
+  context_.tool = tool;
+  if (!root_.is_host_root()) {
+    context_.installroot = root_.root().string();
+    context_.reposdir = root_.path(repository_folder()).string();
+    if (releasever.empty()) {
+      try {
+        releasever = platform::read_os_release(root_).version_id;
+      } catch (const Error&) {
+        // No os-release in the root: dnf asks for --releasever in its own words, quoted on failure.
+      }
+    }
+    context_.releasever = releasever;
+  }
+  locks_.pid_files = pid_files(tool);
+}
+
+std::string RpmPackageManager::repository_folder() const {
+  return context_.tool == RpmFrontEnd::zypper ? "/etc/zypp/repos.d" : "/etc/yum.repos.d";
+}
+
+ProcessResult RpmPackageManager::run_tool(const std::vector<std::string>& argv) {
+  if (locks_.fcntl_locks.empty()) {
+    // rpm's transaction lock lives beside its database, which differs between distros (and Debian).
+    auto dbpath = run_process(rpm_command({}, {"--eval", "%{_dbpath}"}));
+    auto folder = dbpath.succeeded() ? std::string(text::trim(dbpath.out)) : std::string("/var/lib/rpm");
+    locks_.fcntl_locks = {folder + "/.rpm.lock"};
+  }
+  wait_for_rpm_locks(root_, locks_, settings_.lock_timeout, name());
+  ProcessOptions options;
+  options.time_limit = settings_.command_timeout;
+  options.extra_environment = {"LC_ALL=C"};
+  // zypper waits for its own lock only this long (the default is not to wait at all).
+  if (context_.tool == RpmFrontEnd::zypper) {
+    options.extra_environment.push_back(fmt::format("ZYPP_LOCK_TIMEOUT={}", settings_.lock_timeout.count()));
+  }
+  log::debug(fmt::format("running {}", format_command(argv)));
+  return run_process(argv, options);
+}
+
+std::vector<std::string> RpmPackageManager::add_repository(const LocalRepository& repository) {
+  auto folder = root_.path(repository.directory.string());
+  ensure_rpm_metadata(folder, settings_.command_timeout);
+  auto file = repository_folder() + "/" + repository_file_name;
+  std::error_code error;
+  fs::create_directories(root_.path(repository_folder()), error);
+  // The base URL is read by the tool as the host sees it (with --installroot too).
+  write_file_atomically(root_.path(file), repository_file_text(context_, folder.string(), "the verified driver bundle"));
+  auto result = run_tool(refresh_command(context_, {context_.repository}));
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} could not read the bundle's repository {} ({}):\n{}", name(), folder.string(),
+                            result.describe_end(), rpm_tool_errors(result)),
+                "check the bundle's repodata/ (or remove it: ibdriver then makes it with createrepo_c)");
+  }
+  return {file};
+}
+
+void RpmPackageManager::remove_repository(const std::vector<std::string>& files) {
+  for (const auto& file : files) {
+    std::error_code error;
+    if (fs::path(file).filename() == repository_file_name && fs::exists(root_.path(file), error)) {
+      auto result = run_tool(clean_command(context_));  // its cached metadata goes with it
+      if (!result.succeeded()) log::debug(fmt::format("{} clean: {}", name(), result.tail(4)));
+    }
+    fs::remove(root_.path(file), error);
+  }
+}
+
+std::set<std::string> RpmPackageManager::installed_names() {
+  auto result = run_process(rpm_command(context_, {"-qa", "--qf", "%{NAME}\\n"}));
+  auto lines = output_lines(result.out);
+  return {lines.begin(), lines.end()};
+}
+
+std::vector<std::string> RpmPackageManager::not_installed(const std::vector<std::string>& packages) {
+  if (packages.empty()) return {};
+  std::vector<std::string> arguments{"-q", "--qf", "%{NAME}\\n"};
+  arguments.insert(arguments.end(), packages.begin(), packages.end());
+  // Exits with the number of packages that are missing; each is named on a line of its own.
+  auto lines = output_lines(run_process(rpm_command(context_, arguments)).out);
+  std::vector<std::string> missing;
+  for (const auto& package : packages) {
+    if (std::find(lines.begin(), lines.end(), package) == lines.end()) missing.push_back(package);
+  }
+  return missing;
+}
+
+std::vector<std::string> RpmPackageManager::files_of(const std::string& package) {
+  auto result = run_process(rpm_command(context_, {"-ql", package}));
+  if (!result.succeeded()) return {};
+  std::vector<std::string> files;
+  for (auto& line : output_lines(result.out)) {
+    if (line.front() == '/') files.push_back(std::move(line));  // not "(contains no files)"
+  }
+  return files;
+}
+
+std::vector<std::string> RpmPackageManager::run_install(const std::vector<std::string>& arguments,
+                                                        const std::vector<std::string>& expected) {
+  auto before = installed_names();
+  log::info(fmt::format("installing {} with {}", fmt::join(arguments, " "), name()));
+  auto result = run_tool(install_command(context_, arguments));
+  auto missing = transaction_succeeded(context_.tool, result) ? not_installed(expected) : expected;
+  if (!transaction_succeeded(context_.tool, result) || !missing.empty()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} install {} {}{}:\n{}", name(), fmt::join(arguments, " "), result.describe_end(),
+                            missing.empty() ? "" : fmt::format(" ({} not installed)", fmt::join(missing, ", ")),
+                            rpm_tool_errors(result)),
+                "see the lines above; the bundle's packages also need packages from the distro's own repositories "
+                "(dkms, kernel-devel, perl...): make them reachable (or mirrored) and run ibdriver again");
+  }
+  if (!result.succeeded()) log::warning(fmt::format("{} finished with notes ({}):\n{}", name(), result.describe_end(), result.tail(6)));
+  auto after = installed_names();
+  std::vector<std::string> added;
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(added));
+  return added;
+}
+
+std::vector<std::string> RpmPackageManager::install(const std::vector<std::string>& packages) {
+  return run_install(packages, packages);
+}
+
+std::string RpmPackageManager::package_name_of(const fs::path& package_file) {
+  auto file = root_.path(package_file.string()).string();
+  auto query = run_process({"rpm", "-qp", "--qf", "%{NAME}", file});
+  auto package = std::string(text::trim(query.out));
+  if (!query.succeeded() || package.empty()) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} is not a readable .rpm package: {}", file, query.tail(4)),
+                "the bundle is damaged or not an RPM: fetch it again");
+  }
+  return package;
+}
+
+std::vector<std::string> RpmPackageManager::install_file(const fs::path& package_file) {
+  auto package = package_name_of(package_file);
+  return run_install({root_.path(package_file.string()).string()}, {package});  // the tools read the host's path
+}
+
+void RpmPackageManager::remove(const std::vector<std::string>& packages) {
+  if (packages.empty()) return;
+  auto result = run_tool(remove_command(context_, packages));
+  if (transaction_succeeded(context_.tool, result)) return;
+  auto gone = not_installed(packages);
+  if (gone.size() == packages.size()) {
+    // The packages are gone; what failed came after (zypper cannot cache an rpm database left empty).
+    log::warning(fmt::format("{} removed {} but {}:\n{}", name(), fmt::join(packages, " "), result.describe_end(),
+                             rpm_tool_errors(result)));
+    return;
+  }
+  throw Error(ExitCode::operation_failed,
+              fmt::format("{} remove {} {}:\n{}", name(), fmt::join(packages, " "), result.describe_end(), rpm_tool_errors(result)),
+              "see the lines above, then run `ibdriver uninstall` again");
+}
+
+bool RpmPackageManager::is_source_file(const std::string& path) const {
+  auto folder = repository_folder() + "/";
+  return path.rfind(folder, 0) == 0 && path.find('/', folder.size()) == std::string::npos && path.size() > folder.size() + 5 &&
+         path.compare(path.size() - 5, 5, ".repo") == 0;
+}
+
+void RpmPackageManager::refresh_source(const std::string& source_file) {
+  auto ids = repository_ids(read_file(root_.path(source_file), 1024 * 1024));
+  if (ids.empty()) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} defines no repository", source_file),
+                "the DOCA-host package is damaged: fetch it again");
+  }
+  auto result = run_tool(refresh_command(context_, ids));
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} could not read the repository {} from {} ({}):\n{}", name(), fmt::join(ids, ", "),
+                            source_file, result.describe_end(), rpm_tool_errors(result)),
+                "check the repository the DOCA-host package installed");
+  }
+}
+
+}  // namespace ibdriver::install
