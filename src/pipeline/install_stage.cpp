@@ -1,6 +1,5 @@
 #include "pipeline/install_stage.hpp"
 
-#include <sys/utsname.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,29 +44,6 @@ std::vector<install::DkmsModule> dkms_modules(install::PackageManager& packages,
   return install::build_order(modules);
 }
 
-// Which kernels DKMS has the module installed for, read from DKMS's own tree the way `dkms status`
-// decides it (the kernel-<release>-<arch> link to <version>/<release>/<arch>), without running the
-// script: a re-run on a provisioned machine must be fast.
-std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::string& name, const std::string& version) {
-  std::set<std::string> kernels;
-  utsname machine{};
-  ::uname(&machine);
-  const std::string suffix = std::string("-") + machine.machine;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(root.path("/var/lib/dkms/" + name), error)) {
-    auto file = entry.path().filename().string();
-    if (file.rfind("kernel-", 0) != 0 || file.size() <= 7 + suffix.size() ||
-        file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      continue;
-    }
-    auto target = fs::read_symlink(entry.path(), error);
-    if (error || target.begin() == target.end() || *target.begin() != version) continue;
-    auto kernel = file.substr(7, file.size() - 7 - suffix.size());
-    if (fs::exists(entry.path(), error)) kernels.insert(kernel);  // the link resolves: built and installed
-  }
-  return kernels;
-}
-
 // What of the journal is no longer true on this machine (empty: everything is in place).
 std::vector<std::string> verify_journal(const SystemRoot& root, const install::Journal& journal,
                                         const std::vector<std::string>& kernels, install::PackageManager* packages,
@@ -84,7 +60,7 @@ std::vector<std::string> verify_journal(const SystemRoot& root, const install::J
     }
   }
   for (const auto& [name, version] : journal.dkms_modules) {
-    auto built = dkms_installed_kernels(root, name, version);
+    auto built = install::dkms_installed_kernels(root, name, version);
     for (const auto& kernel : kernels) {
       if (built.count(kernel) == 0) missing.push_back(fmt::format("DKMS module {}/{} is not installed for kernel {}", name, version, kernel));
     }
@@ -189,7 +165,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   install::Dkms dkms(options.dkms);
   for (const auto& module : dkms_modules(*packages, with_profile)) {
     state.dkms_modules[module.name] = module.version;
-    auto built = dkms_installed_kernels(root, module.name, module.version);
+    auto built = install::dkms_installed_kernels(root, module.name, module.version);
     for (const auto& kernel : kernels) {
       std::error_code missing;
       if (!fs::exists(root.path("/lib/modules/" + kernel + "/modules.dep"), missing) &&
