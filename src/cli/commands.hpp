@@ -26,6 +26,7 @@ Command add_unpack_command(CLI::App& app, GlobalOptions& global);
 Command add_install_command(CLI::App& app, GlobalOptions& global);
 Command add_status_command(CLI::App& app, GlobalOptions& global);
 Command add_uninstall_command(CLI::App& app, GlobalOptions& global);
+Command add_repair_command(CLI::App& app, GlobalOptions& global);
 
 // --max-bytes, --max-entries, --max-path, --max-ratio (unpack, fetch --unpack-to).
 void add_extraction_limits(CLI::App& command, archive::ExtractionLimits& limits);

@@ -10,6 +10,21 @@
 
 namespace ibdriver::cli {
 
+namespace {
+nlohmann::json signing_json(const pipeline::InstallResult& result) {
+  if (!result.signing) return nullptr;
+  const auto& signing = *result.signing;
+  return {{"key", signing.key.key},
+          {"certificate", signing.key.certificate},
+          {"origin", signing.key.origin},
+          {"subject", signing.check.subject},
+          {"sha1_fingerprint", signing.check.sha1_fingerprint},
+          {"generated", signing.generated},
+          {"enrolled", signing.enrolled ? nlohmann::json(*signing.enrolled) : nlohmann::json(nullptr)},
+          {"enrolment", signing.enrolment}};
+}
+}  // namespace
+
 Command add_install_command(CLI::App& app, GlobalOptions& global) {
   struct State {
     pipeline::InstallOptions options;
@@ -38,6 +53,9 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
   parser->add_option("--lock-wait", state->lock_wait, "Wait this long for another ibdriver or dpkg (s)")
       ->check(CLI::NonNegativeNumber);
   parser->add_option("--jobs", options.dkms.jobs, "Parallel make jobs for DKMS (default: all processors)");
+  parser->add_option("--mok-key", options.signing.key, "Secure Boot: private key DKMS signs the modules with (default: DKMS's, /var/lib/dkms/mok.key)");
+  parser->add_option("--mok-cert", options.signing.certificate, "Secure Boot: its X.509 certificate (default: DKMS's, /var/lib/dkms/mok.pub)");
+  parser->add_flag("--generate-mok-key", options.signing.generate, "Secure Boot: create the key pair when absent and print how to enrol it");
   return {parser, [state, &global] {
             auto& install_options = state->options;
             install_options.validate = !state->no_validate;
@@ -55,7 +73,8 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
                                                 {"nothing_to_do", result.nothing_to_do},
                                                 {"stages", result.stages},
                                                 {"seconds", result.seconds},
-                                                {"journal", result.journal}}
+                                                {"journal", result.journal},
+                                                {"signing", signing_json(result)}}
                                      .dump(2));
             } else if (install_options.dry_run) {
               print_plan(stdout, result.plan);
@@ -63,6 +82,12 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
               fmt::print("{} {}: {} in {:.1f} s\n", result.journal.release_file, result.nothing_to_do ? "already installed" : "installed",
                          result.stages.empty() ? std::string("nothing to do") : fmt::format("{}", fmt::join(result.stages, ", ")),
                          result.seconds);
+            }
+            if (result.signing && !global.json) {
+              const auto& signing = *result.signing;
+              fmt::print("Secure Boot: modules signed with {} ({}, SHA-1 {}){}\n", signing.key.key, signing.check.subject,
+                         signing.check.sha1_fingerprint, signing.generated ? ", a key pair made by this run" : "");
+              if (!signing.enrolment.empty()) fmt::print("to load them: {}\n", signing.enrolment);
             }
             return ExitCode::success;
           }};

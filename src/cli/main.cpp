@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   std::vector<cli::Command> commands{cli::add_detect_command(app, global), cli::add_plan_command(app, global),
                                      cli::add_fetch_command(app, global), cli::add_unpack_command(app, global), cli::add_install_command(app, global),
                                      cli::add_status_command(app, global), cli::add_uninstall_command(app, global)};
+  commands.push_back(cli::add_repair_command(app, global));
   for (auto& command : commands) command.parser->fallthrough();
 
   try {

@@ -1,6 +1,5 @@
 #include "pipeline/install_stage.hpp"
 
-
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -16,6 +15,7 @@
 #include "core/process.hpp"
 #include "core/run_lock.hpp"
 #include "core/text.hpp"
+#include "install/boot_unit.hpp"
 #include "install/mofed_bundle.hpp"
 #include "platform/package_family.hpp"
 
@@ -28,6 +28,20 @@ namespace {
 
 fs::path bundle_dir(const SystemRoot& root, const std::string& sha256) {
   return root.path("/var/lib/ibdriver/bundles/" + sha256);
+}
+
+// Journals a configuration change before it is made; the first original is the one to restore.
+void record_change(const SystemRoot& root, install::Journal& state, const install::ConfigChange& change) {
+  bool known = std::any_of(state.configuration.begin(), state.configuration.end(),
+                           [&](const auto& earlier) { return earlier.file == change.file; });
+  if (!known) state.configuration.push_back(change);
+  state.save(root);
+}
+
+// Secure Boot: every module file installed for the kernel carries a signature.
+bool modules_signed(const SystemRoot& root, const std::string& name, const std::string& version, const std::string& kernel) {
+  auto files = install::dkms_installed_module_files(root, name, version, kernel);
+  return std::all_of(files.begin(), files.end(), [&](const auto& file) { return install::module_has_signature(root.path(file)); });
 }
 
 // The DKMS modules the installed packages carry (their /usr/src/<name>-<version>/dkms.conf).
@@ -66,6 +80,17 @@ std::vector<std::string> verify_journal(const SystemRoot& root, const install::J
     }
   }
   if (node != nullptr && !install::node_configured(root, *node)) missing.push_back("the node configuration changed");
+  if (!install::boot_unit_installed(root)) missing.push_back(fmt::format("the boot-time repair ({}) is not enabled", install::boot_unit_name));
+  if (!journal.mok_key.empty()) {
+    if (!install::dkms_signing_configured(root, {journal.mok_key, journal.mok_certificate, "the journal"})) {
+      missing.push_back(fmt::format("DKMS is no longer configured to sign with {} ({})", journal.mok_key, install::dkms_signing_dropin));
+    }
+    for (const auto& [name, version] : journal.dkms_modules) {
+      for (const auto& kernel : kernels) {
+        if (!modules_signed(root, name, version, kernel)) missing.push_back(fmt::format("DKMS module {}/{} for kernel {} is not signed", name, version, kernel));
+      }
+    }
+  }
   return missing;
 }
 
@@ -104,7 +129,11 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
     throw Error(ExitCode::operation_failed, "no installed kernel has headers, so DKMS cannot build the drivers",
                 "install the headers of the running kernel (linux-headers-$(uname -r)) and run again");
   }
-  if (options.dry_run) return result;
+  bool secure_boot_on = result.plan.platform.secure_boot.state == platform::SecureBootState::enabled;
+  if (options.dry_run) {
+    result.signing = install::prepare_signing(root, options.signing, secure_boot_on, kernels, true);
+    return result;
+  }
 
   auto family = result.plan.platform.os ? platform::package_family(*result.plan.platform.os) : platform::PackageFamily::unknown;
   auto packages = install::make_package_manager(family, root, options.packages);
@@ -122,6 +151,8 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
     log::info(fmt::format("{} is installed and built for {}: nothing to do", release.file_name(), fmt::join(kernels, ", ")));
     return result;
   }
+  // Secure Boot pre-flight: a usable MOK key (made here with --generate-mok-key) before anything changes.
+  result.signing = install::prepare_signing(root, options.signing, secure_boot_on, kernels, false);
   install::Journal state = journal.value_or(install::Journal{});
   state.release_version = release.version;
   state.release_file = release.file_name();
@@ -163,6 +194,13 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   auto with_profile = state.packages;
   with_profile.push_back(state.profile);
   install::Dkms dkms(options.dkms);
+  if (result.signing) {
+    state.mok_key = result.signing->key.key;
+    state.mok_certificate = result.signing->key.certificate;
+    state.mok_key_generated = state.mok_key_generated || result.signing->generated;
+    install::configure_dkms_signing(root, result.signing->key,
+                                    [&](const install::ConfigChange& change) { record_change(root, state, change); });
+  }
   for (const auto& module : dkms_modules(*packages, with_profile)) {
     state.dkms_modules[module.name] = module.version;
     auto built = install::dkms_installed_kernels(root, module.name, module.version);
@@ -173,7 +211,16 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
         state.depmod_created.push_back(kernel);
         state.save(root);
       }
-      if (built.count(kernel) == 0) dkms.install(module, kernel);
+      bool unsigned_build = result.signing && built.count(kernel) != 0 && !modules_signed(root, module.name, module.version, kernel);
+      if (unsigned_build) dkms.unbuild(module, kernel);  // built before Secure Boot signing: build it again, signed
+      if (built.count(kernel) == 0 || unsigned_build) dkms.install(module, kernel);
+      if (result.signing && !modules_signed(root, module.name, module.version, kernel)) {
+        throw Error(ExitCode::operation_failed,
+                    fmt::format("DKMS built {}/{} for kernel {} without a signature, so Secure Boot will refuse to load it",
+                                module.name, module.version, kernel),
+                    fmt::format("check DKMS's sign-file and {} (`dkms build -m {} -v {} -k {} --force` prints \"Signing module\")",
+                                install::dkms_signing_dropin, module.name, module.version, kernel));
+      }
       auto& list = state.dkms_kernels[module.name];
       if (std::find(list.begin(), list.end(), kernel) == list.end()) list.push_back(kernel);
       state.save(root);
@@ -190,6 +237,7 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
     if (!known) state.configuration.push_back(change);  // the first original is the one to restore
     state.save(root);
   });
+  install::install_boot_unit(root, [&](const install::ConfigChange& change) { record_change(root, state, change); });
   state.stages["configure"] = "done";
   state.save(root);
   result.stages.push_back("configure");

@@ -7,6 +7,7 @@
 #include "install/configure.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
+#include "install/module_signing.hpp"
 #include "install/package_manager.hpp"
 #include "pipeline/fetch_stage.hpp"
 #include "pipeline/plan.hpp"
@@ -20,6 +21,7 @@ struct InstallOptions {
   std::chrono::seconds lock_wait{600};
   install::PackageManagerSettings packages;
   install::DkmsSettings dkms;
+  install::SigningSettings signing;  // Secure Boot: the MOK key DKMS signs with (--mok-key, --mok-cert, --generate-mok-key)
 };
 
 struct InstallResult {
@@ -28,6 +30,7 @@ struct InstallResult {
   bool nothing_to_do = false;         // a re-run on a provisioned machine
   std::vector<std::string> stages;    // the stages this run carried out
   double seconds = 0;
+  std::optional<install::SigningPlan> signing;  // set when the modules are signed (Secure Boot, or a key was given)
 };
 
 // detect -> resolve -> fetch+verify -> unpack -> packages -> dkms -> configure, each step journaled
