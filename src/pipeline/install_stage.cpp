@@ -130,10 +130,9 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
                 "install the headers of the running kernel (linux-headers-$(uname -r)) and run again");
   }
   bool secure_boot_on = result.plan.platform.secure_boot.state == platform::SecureBootState::enabled;
-  if (options.dry_run) {
-    result.signing = install::prepare_signing(root, options.signing, secure_boot_on, kernels, true);
-    return result;
-  }
+  // Secure Boot pre-flight: a usable MOK key (made here with --generate-mok-key) before anything changes.
+  result.signing = install::prepare_signing(root, options.signing, secure_boot_on, kernels, options.dry_run);
+  if (options.dry_run) return result;
 
   auto family = result.plan.platform.os ? platform::package_family(*result.plan.platform.os) : platform::PackageFamily::unknown;
   auto packages = install::make_package_manager(family, root, options.packages);
@@ -151,8 +150,6 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
     log::info(fmt::format("{} is installed and built for {}: nothing to do", release.file_name(), fmt::join(kernels, ", ")));
     return result;
   }
-  // Secure Boot pre-flight: a usable MOK key (made here with --generate-mok-key) before anything changes.
-  result.signing = install::prepare_signing(root, options.signing, secure_boot_on, kernels, false);
   install::Journal state = journal.value_or(install::Journal{});
   state.release_version = release.version;
   state.release_file = release.file_name();
