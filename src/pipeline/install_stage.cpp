@@ -76,7 +76,14 @@ std::vector<std::string> verify_journal(const SystemRoot& root, const install::J
   for (const auto& [name, version] : journal.dkms_modules) {
     auto built = install::dkms_installed_kernels(root, name, version);
     for (const auto& kernel : kernels) {
-      if (built.count(kernel) == 0) missing.push_back(fmt::format("DKMS module {}/{} is not installed for kernel {}", name, version, kernel));
+      if (built.count(kernel) == 0) {
+        missing.push_back(fmt::format("DKMS module {}/{} is not installed for kernel {}", name, version, kernel));
+        continue;
+      }
+      // DKMS's tree can say installed while the files are gone: what the kernel would find (`ibdriver repair` rebuilds).
+      for (const auto& file : install::dkms_missing_module_files(root, name, version, kernel)) {
+        missing.push_back(fmt::format("{} of DKMS module {}/{} is missing for kernel {}", file, name, version, kernel));
+      }
     }
   }
   if (node != nullptr && !install::node_configured(root, *node)) missing.push_back("the node configuration changed");
@@ -208,9 +215,12 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
         state.depmod_created.push_back(kernel);
         state.save(root);
       }
-      bool unsigned_build = result.signing && built.count(kernel) != 0 && !modules_signed(root, module.name, module.version, kernel);
-      if (unsigned_build) dkms.unbuild(module, kernel);  // built before Secure Boot signing: build it again, signed
-      if (built.count(kernel) == 0 || unsigned_build) dkms.install(module, kernel);
+      // Installed per DKMS's tree but with files gone, or built unsigned before Secure Boot: build it again.
+      bool rebuild = built.count(kernel) != 0 &&
+                     (!install::dkms_missing_module_files(root, module.name, module.version, kernel).empty() ||
+                      (result.signing && !modules_signed(root, module.name, module.version, kernel)));
+      if (rebuild) dkms.unbuild(module, kernel);
+      if (built.count(kernel) == 0 || rebuild) dkms.install(module, kernel);
       if (result.signing && !modules_signed(root, module.name, module.version, kernel)) {
         throw Error(ExitCode::operation_failed,
                     fmt::format("DKMS built {}/{} for kernel {} without a signature, so Secure Boot will refuse to load it",
