@@ -111,7 +111,7 @@ Command add_status_command(CLI::App& app, GlobalOptions& global) {
               }
               for (const auto& change : journal.configuration) fmt::print("config    {} ({})\n", change.file, change.action);
               fmt::print("kernels   {}\n", fmt::join(status.kernels, ", "));
-              fmt::print("state     {}\n", status.healthy() ? "healthy" : "needs repair: run `ibdriver install` again");
+              fmt::print("state     {}\n", status.healthy() ? "healthy" : "needs repair: run `ibdriver install` again (`ibdriver repair` rebuilds a kernel's modules)");
               for (const auto& line : status.missing) fmt::print("  - {}\n", line);
             }
             return status.journal && !status.healthy() ? ExitCode::operation_failed : ExitCode::success;
