@@ -12,6 +12,7 @@
 #include "pipeline/repair.hpp"
 #include "support/fake_machine.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 namespace fs = std::filesystem;
@@ -129,4 +130,23 @@ TEST_CASE("repair where ibdriver installed nothing has nothing to do", "[pipelin
   nlohmann::json json = result;
   CHECK(json["installed"] == false);
   CHECK(json["rebuilt"].empty());
+}
+
+TEST_CASE("ibdriver repair: JSON, exit 0 with nothing to do, exit 14 with the reason when it cannot", "[pipeline][repair][cli]") {
+  test::TempDir empty;
+  auto nothing = test::run_ibdriver({"repair", "--json", "--root", empty.path().string()});
+  INFO(nothing.err);
+  REQUIRE(nothing.exit_status == 0);
+  auto json = nlohmann::json::parse(nothing.out);
+  CHECK(json["installed"] == false);
+  CHECK(json["message"] == "ibdriver has installed nothing here: nothing to repair");
+
+  Installed installed;
+  auto healthy = test::run_ibdriver({"repair", "--root", installed.dir.path().string()});  // the running kernel of the root
+  CHECK(healthy.exit_status == 0);
+  CHECK_THAT(healthy.out, Catch::Contains(fmt::format("kernel {} has every module", kernel)));
+  installed.machine.kernel(other_kernel, false);
+  auto refused = test::run_ibdriver({"repair", "--kernel", other_kernel, "--root", installed.dir.path().string()});
+  CHECK(refused.exit_status == 14);
+  CHECK_THAT(refused.err, Catch::Contains("has no headers") && Catch::Contains(fmt::format("hint: install linux-headers-{}", other_kernel)));
 }
