@@ -78,6 +78,10 @@ std::optional<std::string> find_sign_file(const SystemRoot& root, const std::str
 // Whether a kernel module file ends with the appended-signature marker ("~Module signature appended~\n").
 bool module_has_signature(const std::filesystem::path& module_file);
 
+// Whether the module's appended signature (CMS, as sign-file writes it) names this certificate as its
+// signer. False when unsigned, signed with another key (DKMS's own auto-made key), or unreadable.
+bool module_signed_with(const std::filesystem::path& module_file, const std::filesystem::path& certificate_file);
+
 // What Secure Boot signing means for this install, decided before anything is changed.
 struct SigningPlan {
   SigningKey key;

@@ -38,10 +38,13 @@ void record_change(const SystemRoot& root, install::Journal& state, const instal
   state.save(root);
 }
 
-// Secure Boot: every module file installed for the kernel carries a signature.
-bool modules_signed(const SystemRoot& root, const std::string& name, const std::string& version, const std::string& kernel) {
+// Secure Boot: every module file installed for the kernel is signed with this certificate's key.
+bool modules_signed(const SystemRoot& root, const std::string& name, const std::string& version, const std::string& kernel,
+                    const std::string& certificate) {
   auto files = install::dkms_installed_module_files(root, name, version, kernel);
-  return std::all_of(files.begin(), files.end(), [&](const auto& file) { return install::module_has_signature(root.path(file)); });
+  return std::all_of(files.begin(), files.end(), [&](const auto& file) {
+    return install::module_signed_with(root.path(file), root.path(certificate));
+  });
 }
 
 // The DKMS modules the installed packages carry (their /usr/src/<name>-<version>/dkms.conf).
@@ -94,7 +97,9 @@ std::vector<std::string> verify_journal(const SystemRoot& root, const install::J
     }
     for (const auto& [name, version] : journal.dkms_modules) {
       for (const auto& kernel : kernels) {
-        if (!modules_signed(root, name, version, kernel)) missing.push_back(fmt::format("DKMS module {}/{} for kernel {} is not signed", name, version, kernel));
+        if (!modules_signed(root, name, version, kernel, journal.mok_certificate)) {
+          missing.push_back(fmt::format("DKMS module {}/{} for kernel {} is not signed with {}", name, version, kernel, journal.mok_key));
+        }
       }
     }
   }
@@ -150,7 +155,10 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
                 fmt::format("{} is installed; this run would install {}", journal->release_file, release.file_name()),
                 "run `ibdriver uninstall` first to change the driver release");
   }
-  if (journal && verify_journal(root, *journal, kernels, packages.get(), &node).empty()) {
+  // A machine that now signs (Secure Boot turned on, another key) is not done, whatever else is in place.
+  bool same_signing = !result.signing || (journal && journal->mok_key == result.signing->key.key &&
+                                          journal->mok_certificate == result.signing->key.certificate);
+  if (journal && same_signing && verify_journal(root, *journal, kernels, packages.get(), &node).empty()) {
     result.journal = *journal;
     result.nothing_to_do = true;
     result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -218,13 +226,13 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
       // Installed per DKMS's tree but with files gone, or built unsigned before Secure Boot: build it again.
       bool rebuild = built.count(kernel) != 0 &&
                      (!install::dkms_missing_module_files(root, module.name, module.version, kernel).empty() ||
-                      (result.signing && !modules_signed(root, module.name, module.version, kernel)));
+                      (result.signing && !modules_signed(root, module.name, module.version, kernel, result.signing->key.certificate)));
       if (rebuild) dkms.unbuild(module, kernel);
       if (built.count(kernel) == 0 || rebuild) dkms.install(module, kernel);
-      if (result.signing && !modules_signed(root, module.name, module.version, kernel)) {
+      if (result.signing && !modules_signed(root, module.name, module.version, kernel, result.signing->key.certificate)) {
         throw Error(ExitCode::operation_failed,
-                    fmt::format("DKMS built {}/{} for kernel {} without a signature, so Secure Boot will refuse to load it",
-                                module.name, module.version, kernel),
+                    fmt::format("DKMS built {}/{} for kernel {} without a signature by {}, so Secure Boot will refuse to load it",
+                                module.name, module.version, kernel, result.signing->key.key),
                     fmt::format("check DKMS's sign-file and {} (`dkms build -m {} -v {} -k {} --force` prints \"Signing module\")",
                                 install::dkms_signing_dropin, module.name, module.version, kernel));
       }

@@ -1,5 +1,6 @@
 #include "platform/secure_boot.hpp"
 
+#include <chrono>
 #include <system_error>
 
 #include <fmt/format.h>

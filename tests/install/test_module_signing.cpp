@@ -205,6 +205,10 @@ TEST_CASE("the kernel's sign-file signs with a generated key and modinfo names t
   INFO(signed_it.err);
   REQUIRE(signed_it.succeeded());
   CHECK(install::module_has_signature(module));
+  CHECK(install::module_signed_with(module, dir.path() / "mok/mok.pub"));
+  install::generate_signing_key(root, {"/other/k", "/other/c", "test"}, "another key");
+  CHECK_FALSE(install::module_signed_with(module, dir.path() / "other/c"));
+  CHECK_FALSE(install::module_signed_with(dir.path() / "m.c", dir.path() / "mok/mok.pub"));
   auto signer = run_process({"modinfo", "-F", "signer", module.string()});
   REQUIRE(signer.succeeded());
   CHECK(signer.out == "ibdriver signing test\n");
