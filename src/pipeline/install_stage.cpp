@@ -246,13 +246,9 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   result.stages.push_back("dkms");
 
   // configure
-  install::configure_node(root, node, [&](const install::ConfigChange& change) {
-    bool known = std::any_of(state.configuration.begin(), state.configuration.end(),
-                             [&](const auto& earlier) { return earlier.file == change.file; });
-    if (!known) state.configuration.push_back(change);  // the first original is the one to restore
-    state.save(root);
-  });
-  install::install_boot_unit(root, [&](const install::ConfigChange& change) { record_change(root, state, change); });
+  auto record = [&](const install::ConfigChange& change) { record_change(root, state, change); };
+  install::configure_node(root, node, record);
+  install::install_boot_unit(root, record);
   state.stages["configure"] = "done";
   state.save(root);
   result.stages.push_back("configure");
