@@ -31,7 +31,7 @@ bool systemd_running(const SystemRoot& root) {
   return root.is_host_root() && fs::exists("/run/systemd/system", error);
 }
 
-// The binary the unit we write runs: this one on the real system (it may live in /usr/local/bin or
+// The binary the unit we write runs: this one on the real machine (it may live in /usr/local/bin or
 // /opt), the packaged path for a root that is not the one we run on.
 std::string this_binary(const SystemRoot& root) {
   std::error_code error;
@@ -48,7 +48,7 @@ std::string boot_unit_content(std::string_view binary) {
   return fmt::format(
       "# Installed by the ibdriver package (or written by `ibdriver install` when the binary was copied).\n"
       "# At boot, before openibd and the network: when the running kernel lacks the InfiniBand modules\n"
-      "# ibdriver installed (a new kernel, removed files), DKMS builds them and they are loaded.\n"
+      "# ibdriver installed (an updated kernel, removed files), DKMS builds them and they are loaded.\n"
       "[Unit]\n"
       "Description=Rebuild and load the InfiniBand driver modules for the running kernel (ibdriver)\n"
       "Documentation=man:ibdriver(8)\n"
@@ -82,7 +82,7 @@ void install_boot_unit(const SystemRoot& root, const std::function<void(const Co
       fs::create_directories(file.parent_path(), error);
       write_file_atomically(file, wanted, 0644);
       wrote = true;
-      log::info(fmt::format("wrote {}: the boot-time repair for new kernels", own_unit));
+      log::info(fmt::format("wrote {}: the boot-time repair for kernels installed later", own_unit));
     }
   }
   std::error_code error;

@@ -158,7 +158,7 @@ SigningKey resolve_signing_key(const SystemRoot& root, const SigningSettings& se
       dropins.push_back(entry.path());
     }
   }
-  std::sort(dropins.begin(), dropins.end());  // the order the shell's glob sources them
+  std::sort(dropins.begin(), dropins.end());  // the order DKMS's glob sources them
   files.insert(files.end(), dropins.begin(), dropins.end());
   for (const auto& file : files) {
     auto text = read_file_if_exists(file, max_config_bytes);
@@ -227,7 +227,7 @@ void generate_signing_key(const SystemRoot& root, const SigningKey& key, std::st
   for (const auto& file : {key_file, certificate_file}) {
     if (fs::exists(fs::symlink_status(file, error))) {
       throw Error(ExitCode::operation_failed, fmt::format("{} exists: ibdriver never replaces a signing key", file.string()),
-                  "use it with --mok-key/--mok-cert, or move it away to have a new pair made");
+                  "use it with --mok-key/--mok-cert, or move it away to have another pair made");
     }
   }
   auto private_key = new_rsa_key(2048);
@@ -400,7 +400,7 @@ std::optional<SigningPlan> prepare_signing(const SystemRoot& root, const Signing
                 !fs::exists(fs::symlink_status(root.path(plan.key.certificate), error));
   if (!plan.check.usable() && settings.generate && absent) {
     if (dry_run) {
-      log::info(fmt::format("a new MOK key pair would be created at {} and {}", plan.key.key, plan.key.certificate));
+      log::info(fmt::format("a fresh MOK key pair would be created at {} and {}", plan.key.key, plan.key.certificate));
       return plan;
     }
     generate_signing_key(root, plan.key, "ibdriver DKMS module signing key");

@@ -15,7 +15,7 @@ namespace ibdriver::install {
 // `mok_signing_key` and `mok_certificate` from /etc/dkms/framework.conf and framework.conf.d/*.conf,
 // using the kernel's scripts/sign-file (Debian: /usr/lib/linux-kbuild-<x.y>/scripts/sign-file).
 // ibdriver checks the key before anything is installed, points DKMS at it with a drop-in, and can
-// create a new key pair; it never runs `mokutil --import` (that asks for a password).
+// create a key pair; it never runs `mokutil --import` (that asks for a password).
 
 struct SigningSettings {
   std::optional<std::string> key;          // --mok-key: private key (PEM or DER), a system path
@@ -38,7 +38,7 @@ struct SigningKey {
 // ibdriver's own drop-in), else DKMS's defaults.
 SigningKey resolve_signing_key(const SystemRoot& root, const SigningSettings& settings);
 
-// mok_signing_key / mok_certificate assigned in a DKMS framework configuration text (shell syntax;
+// mok_signing_key / mok_certificate assigned in a DKMS framework configuration text (KEY=VALUE lines;
 // the last assignment wins, as when DKMS sources it).
 void read_dkms_signing_variables(std::string_view text, std::optional<std::string>& key,
                                  std::optional<std::string>& certificate);
@@ -54,14 +54,14 @@ struct KeyCheck {
 // Loads both files with OpenSSL and checks that the certificate belongs to the key.
 KeyCheck check_signing_key(const SystemRoot& root, const SigningKey& key);
 
-// A new RSA 2048 key (PEM, mode 0600) and a self-signed X.509 certificate (DER) for code signing,
+// A fresh RSA 2048 key (PEM, mode 0600) and a self-signed X.509 certificate (DER) for code signing,
 // as DKMS and update-secureboot-policy make them. Refuses to replace an existing file.
 void generate_signing_key(const SystemRoot& root, const SigningKey& key, std::string_view common_name);
 
 // The exact steps to enrol the certificate in MOK (what to run, the reboot, MokManager).
 std::string enrolment_steps(const SigningKey& key, bool certificate_is_der);
 
-// Whether MOK already holds the certificate (`mokutil --test-key`, only on the real system);
+// Whether MOK already holds the certificate (`mokutil --test-key`, only on the real machine);
 // nullopt when that cannot be known.
 std::optional<bool> certificate_enrolled(const SystemRoot& root, const SigningKey& key);
 

@@ -44,7 +44,7 @@ SecureBoot from_efivars(const SystemRoot& root) {
   }
 }
 
-bool real_system(const SystemRoot& root) {
+bool on_real_machine(const SystemRoot& root) {
   std::error_code error;
   return root.is_host_root() && std::filesystem::equivalent(root.sysfs(), "/sys", error);
 }
@@ -59,7 +59,7 @@ SecureBootState parse_mokutil_sb_state(std::string_view output) {
 
 SecureBoot detect_secure_boot(const SystemRoot& root) {
   auto efivars = from_efivars(root);
-  if (!real_system(root)) return efivars;
+  if (!on_real_machine(root)) return efivars;
   ProcessOptions options;
   options.time_limit = std::chrono::seconds(10);
   try {

@@ -94,7 +94,7 @@ TEST_CASE("repair rebuilds a module whose file is gone, and what builds on a reb
     REQUIRE(plan.missing.size() == 1);
     CHECK(plan.missing[0] == "mlnx-ofed-kernel/24.10: not installed by DKMS");
   }
-  SECTION("a new kernel: everything") {
+  SECTION("a kernel installed later: everything") {
     installed.machine.kernel(other_kernel, true);
     auto plan = pipeline::plan_repair(installed.root(), installed.journal, other_kernel);
     CHECK(names(plan) == std::vector<std::string>{"mlnx-ofed-kernel", "iser"});
