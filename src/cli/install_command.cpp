@@ -59,6 +59,10 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
   return {parser, [state, &global] {
             auto& install_options = state->options;
             install_options.validate = !state->no_validate;
+            // DKMS reads the key paths from its configuration: they must not depend on where we ran.
+            for (auto* path : {&install_options.signing.key, &install_options.signing.certificate}) {
+              if (*path && !path->value().empty() && path->value().front() != '/') *path = std::filesystem::absolute(**path).string();
+            }
             if (state->bundle) install_options.fetch.bundle = *state->bundle;
             if (state->ca_bundle) install_options.fetch.transfer.extra_ca = *state->ca_bundle;
             if (state->cache_dir) install_options.fetch.cache_dir = *state->cache_dir;
