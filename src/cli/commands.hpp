@@ -32,6 +32,7 @@ Command add_validate_command(CLI::App& app, GlobalOptions& global);
 
 // --expect-link-layer infiniband|ethernet|any (validate, install).
 void add_link_layer_option(CLI::App& command, verbs::LinkLayer& layer);
+Command add_repair_command(CLI::App& app, GlobalOptions& global);
 
 // --max-bytes, --max-entries, --max-path, --max-ratio (unpack, fetch --unpack-to).
 void add_extraction_limits(CLI::App& command, archive::ExtractionLimits& limits);

@@ -10,6 +10,21 @@
 
 namespace ibdriver::cli {
 
+namespace {
+nlohmann::json signing_json(const pipeline::InstallResult& result) {
+  if (!result.signing) return nullptr;
+  const auto& signing = *result.signing;
+  return {{"key", signing.key.key},
+          {"certificate", signing.key.certificate},
+          {"origin", signing.key.origin},
+          {"subject", signing.check.subject},
+          {"sha1_fingerprint", signing.check.sha1_fingerprint},
+          {"generated", signing.generated},
+          {"enrolled", signing.enrolled ? nlohmann::json(*signing.enrolled) : nlohmann::json(nullptr)},
+          {"enrolment", signing.enrolment}};
+}
+}  // namespace
+
 Command add_install_command(CLI::App& app, GlobalOptions& global) {
   struct State {
     pipeline::InstallOptions options;
@@ -39,9 +54,16 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
   parser->add_option("--lock-wait", state->lock_wait, "Wait this long for another ibdriver or dpkg (s)")
       ->check(CLI::NonNegativeNumber);
   parser->add_option("--jobs", options.dkms.jobs, "Parallel make jobs for DKMS (default: all processors)");
+  parser->add_option("--mok-key", options.signing.key, "Secure Boot: private key DKMS signs the modules with (default: DKMS's, /var/lib/dkms/mok.key)");
+  parser->add_option("--mok-cert", options.signing.certificate, "Secure Boot: its X.509 certificate (default: DKMS's, /var/lib/dkms/mok.pub)");
+  parser->add_flag("--generate-mok-key", options.signing.generate, "Secure Boot: create the key pair when absent and print how to enrol it");
   return {parser, [state, &global] {
             auto& install_options = state->options;
             install_options.validate = !state->no_validate;
+            // DKMS reads the key paths from its configuration: they must not depend on where we ran.
+            for (auto* path : {&install_options.signing.key, &install_options.signing.certificate}) {
+              if (*path && !path->value().empty() && path->value().front() != '/') *path = std::filesystem::absolute(**path).string();
+            }
             if (state->bundle) install_options.fetch.bundle = *state->bundle;
             if (state->ca_bundle) install_options.fetch.transfer.extra_ca = *state->ca_bundle;
             if (state->cache_dir) install_options.fetch.cache_dir = *state->cache_dir;
@@ -56,7 +78,8 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
                                                 {"nothing_to_do", result.nothing_to_do},
                                                 {"stages", result.stages},
                                                 {"seconds", result.seconds},
-                                                {"journal", result.journal}}
+                                                {"journal", result.journal},
+                                                {"signing", signing_json(result)}}
                                      .dump(2));
             } else if (install_options.dry_run) {
               print_plan(stdout, result.plan);
@@ -64,6 +87,12 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
               fmt::print("{} {}: {} in {:.1f} s\n", result.journal.release_file, result.nothing_to_do ? "already installed" : "installed",
                          result.stages.empty() ? std::string("nothing to do") : fmt::format("{}", fmt::join(result.stages, ", ")),
                          result.seconds);
+            }
+            if (result.signing && !global.json) {
+              const auto& signing = *result.signing;
+              fmt::print("Secure Boot: modules signed with {} ({}, SHA-1 {}){}\n", signing.key.key, signing.check.subject,
+                         signing.check.sha1_fingerprint, signing.generated ? ", a key pair made by this run" : "");
+              if (!signing.enrolment.empty()) fmt::print("to load them: {}\n", signing.enrolment);
             }
             return ExitCode::success;
           }};
@@ -87,7 +116,7 @@ Command add_status_command(CLI::App& app, GlobalOptions& global) {
               }
               for (const auto& change : journal.configuration) fmt::print("config    {} ({})\n", change.file, change.action);
               fmt::print("kernels   {}\n", fmt::join(status.kernels, ", "));
-              fmt::print("state     {}\n", status.healthy() ? "healthy" : "needs repair: run `ibdriver install` again");
+              fmt::print("state     {}\n", status.healthy() ? "healthy" : "needs repair: run `ibdriver install` again (`ibdriver repair` rebuilds a kernel's modules)");
               for (const auto& line : status.missing) fmt::print("  - {}\n", line);
             }
             return status.journal && !status.healthy() ? ExitCode::operation_failed : ExitCode::success;

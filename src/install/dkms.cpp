@@ -1,5 +1,6 @@
 #include "install/dkms.hpp"
 
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,6 +77,84 @@ std::vector<DkmsModule> build_order(std::vector<DkmsModule> modules) {
   return ordered;
 }
 
+namespace fs = std::filesystem;
+
+namespace {
+std::string machine_arch() {
+  utsname machine{};
+  ::uname(&machine);
+  return machine.machine;
+}
+
+// modules.dep: "updates/dkms/ibdriver_core.ko: kernel/...": file name -> path below /lib/modules/<kernel>.
+std::map<std::string, std::string> modules_dep_files(const SystemRoot& root, const std::string& kernel) {
+  std::map<std::string, std::string> files;
+  auto text = read_file_if_exists(root.path("/lib/modules/" + kernel + "/modules.dep"), 256 * 1024 * 1024);
+  if (!text) return files;
+  for (auto line : text::split(*text, '\n')) {
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    std::string path(line.substr(0, colon));
+    files[fs::path(path).filename().string()] = path;
+  }
+  return files;
+}
+
+std::vector<std::string> built_module_files(const SystemRoot& root, const std::string& name, const std::string& version,
+                                            const std::string& kernel) {
+  std::vector<std::string> names;
+  std::error_code error;
+  auto folder = root.path(fmt::format("/var/lib/dkms/{}/{}/{}/{}/module", name, version, kernel, machine_arch()));
+  for (const auto& entry : fs::directory_iterator(folder, error)) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+}  // namespace
+
+std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::string& name, const std::string& version) {
+  std::set<std::string> kernels;
+  const std::string suffix = "-" + machine_arch();
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(root.path("/var/lib/dkms/" + name), error)) {
+    auto file = entry.path().filename().string();
+    if (file.rfind("kernel-", 0) != 0 || file.size() <= 7 + suffix.size() ||
+        file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    auto target = fs::read_symlink(entry.path(), error);
+    if (error || target.begin() == target.end() || *target.begin() != version) continue;
+    auto kernel = file.substr(7, file.size() - 7 - suffix.size());
+    if (fs::exists(entry.path(), error)) kernels.insert(kernel);  // the link resolves: built and installed
+  }
+  return kernels;
+}
+
+std::vector<std::string> dkms_missing_module_files(const SystemRoot& root, const std::string& name,
+                                                   const std::string& version, const std::string& kernel) {
+  auto listed = modules_dep_files(root, kernel);
+  auto built = built_module_files(root, name, version, kernel);
+  std::vector<std::string> missing;
+  if (built.empty()) missing.push_back(fmt::format("{}/{} (not built for {})", name, version, kernel));
+  for (const auto& file : built) {
+    auto found = listed.find(file);
+    std::error_code error;
+    if (found == listed.end() || !fs::exists(root.path("/lib/modules/" + kernel + "/" + found->second), error)) {
+      missing.push_back(file);
+    }
+  }
+  return missing;
+}
+
+std::vector<std::string> dkms_installed_module_files(const SystemRoot& root, const std::string& name,
+                                                     const std::string& version, const std::string& kernel) {
+  auto listed = modules_dep_files(root, kernel);
+  std::vector<std::string> files;
+  for (const auto& file : built_module_files(root, name, version, kernel)) {
+    if (auto found = listed.find(file); found != listed.end()) files.push_back("/lib/modules/" + kernel + "/" + found->second);
+  }
+  return files;
+}
+
 bool Dkms::installed(const DkmsModule& module, const std::string& kernel) const {
   auto result = run_process({"dkms", "status", "-m", module.name, "-v", module.version, "-k", kernel});
   if (!result.succeeded()) return false;
@@ -107,6 +186,14 @@ void Dkms::install(const DkmsModule& module, const std::string& kernel) const {
                           kernel, result.describe_end(), make_log, tail.empty() ? result.tail(12) : tail),
               fmt::format("check that the headers of {} are complete and match that kernel; the whole log is {}", kernel,
                           make_log));
+}
+
+void Dkms::unbuild(const DkmsModule& module, const std::string& kernel) const {
+  auto result = run_process({"dkms", "unbuild", "-m", module.name, "-v", module.version, "-k", kernel});
+  if (!result.succeeded()) {
+    log::debug(fmt::format("dkms unbuild {}/{} -k {} {}: {}", module.name, module.version, kernel, result.describe_end(),
+                           result.tail(3)));
+  }
 }
 
 void Dkms::remove(const std::string& name, const std::string& version) const {

@@ -1,8 +1,11 @@
 #pragma once
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
+
+#include "core/system_root.hpp"
 
 namespace ibdriver::install {
 
@@ -21,6 +24,21 @@ DkmsModule parse_dkms_conf(const std::string& text, const std::filesystem::path&
 // DKMS checks them itself). Error (operation_failed) on a cycle.
 std::vector<DkmsModule> build_order(std::vector<DkmsModule> modules);
 
+// Which kernels DKMS has the module installed for, read from DKMS's own tree the way `dkms status`
+// decides it (the kernel-<release>-<arch> link to <version>/<release>/<arch>), without running the
+// script: a re-run on a provisioned machine must be fast.
+std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::string& name, const std::string& version);
+
+// The module files DKMS built for the kernel (<dkms>/<name>/<version>/<kernel>/<arch>/module/*) that
+// are not in place: not listed in /lib/modules/<kernel>/modules.dep, or listed but gone. DKMS's tree
+// can say "installed" while someone deleted the files; this is what the kernel would find.
+std::vector<std::string> dkms_missing_module_files(const SystemRoot& root, const std::string& name,
+                                                   const std::string& version, const std::string& kernel);
+
+// Where the module files of a DKMS module are installed for a kernel (system paths), from modules.dep.
+std::vector<std::string> dkms_installed_module_files(const SystemRoot& root, const std::string& name,
+                                                     const std::string& version, const std::string& kernel);
+
 struct DkmsSettings {
   int jobs = 0;  // parallel make jobs; 0: the number of processors
   std::chrono::seconds build_timeout{3600};
@@ -34,6 +52,8 @@ class Dkms {
   bool installed(const DkmsModule& module, const std::string& kernel) const;
   // Builds and installs for one kernel; Error naming the module, the kernel, the make.log and its tail.
   void install(const DkmsModule& module, const std::string& kernel) const;
+  // Uninstalls and unbuilds the module for one kernel only (it stays registered for the others).
+  void unbuild(const DkmsModule& module, const std::string& kernel) const;
   // Removes the module from every kernel and from the DKMS tree.
   void remove(const std::string& name, const std::string& version) const;
 

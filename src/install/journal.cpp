@@ -31,6 +31,15 @@ void to_json(nlohmann::json& out, const Journal& journal) {
          {"depmod_created", journal.depmod_created},
          {"configuration", configuration},
          {"stages", journal.stages}};
+  out["signing"] = journal.mok_key.empty() ? nlohmann::json(nullptr)
+                                           : nlohmann::json{{"key", journal.mok_key},
+                                                            {"certificate", journal.mok_certificate},
+                                                            {"generated", journal.mok_key_generated}};
+  out["last_repair"] = journal.last_repair ? nlohmann::json{{"kernel", journal.last_repair->kernel},
+                                                            {"rebuilt", journal.last_repair->rebuilt},
+                                                            {"result", journal.last_repair->result},
+                                                            {"at", journal.last_repair->at}}
+                                           : nlohmann::json(nullptr);
 }
 
 std::optional<Journal> Journal::load(const SystemRoot& root) {
@@ -60,6 +69,18 @@ Journal Journal::parse(std::string_view text, const std::string& origin) {
       journal.configuration.push_back(parsed);
     }
     journal.stages = json.at("stages").get<std::map<std::string, std::string>>();
+    if (json.contains("signing") && !json.at("signing").is_null()) {
+      const auto& signing = json.at("signing");
+      journal.mok_key = signing.at("key").get<std::string>();
+      journal.mok_certificate = signing.at("certificate").get<std::string>();
+      journal.mok_key_generated = signing.value("generated", false);
+    }
+    if (json.contains("last_repair") && !json.at("last_repair").is_null()) {
+      const auto& repair = json.at("last_repair");
+      journal.last_repair = RepairRecord{repair.at("kernel").get<std::string>(),
+                                         repair.at("rebuilt").get<std::vector<std::string>>(),
+                                         repair.at("result").get<std::string>(), repair.at("at").get<std::string>()};
+    }
     return journal;
   } catch (const nlohmann::json::exception& error) {
     throw Error(ExitCode::operation_failed, fmt::format("the journal {} is damaged: {}", origin, error.what()),

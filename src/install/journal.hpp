@@ -18,6 +18,14 @@ struct ConfigChange {
   std::optional<std::string> original;   // the file's content before (edited)
 };
 
+// The last `ibdriver repair` that had something to do.
+struct RepairRecord {
+  std::string kernel;
+  std::vector<std::string> rebuilt;  // DKMS modules built again ("name/version")
+  std::string result;                // "running", "repaired", "failed: <why>"
+  std::string at;                    // UTC, ISO 8601
+};
+
 // What ibdriver did to a machine (<root>/var/lib/ibdriver/state.json, written atomically after every
 // step): a re-run skips what is done and still true, an interrupted run resumes, uninstall removes
 // exactly what was added.
@@ -36,6 +44,11 @@ struct Journal {
   std::vector<std::string> depmod_created;
   std::vector<ConfigChange> configuration;
   std::map<std::string, std::string> stages;  // stage -> "done"
+  // Secure Boot: the MOK key pair DKMS signs with (empty when not signing), and whether install made it.
+  std::string mok_key;
+  std::string mok_certificate;
+  bool mok_key_generated = false;
+  std::optional<RepairRecord> last_repair;
 
   static std::filesystem::path path(const SystemRoot& root);
   static std::optional<Journal> load(const SystemRoot& root);  // nullopt when there is none; Error when corrupt

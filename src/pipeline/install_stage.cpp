@@ -1,7 +1,5 @@
 #include "pipeline/install_stage.hpp"
 
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <chrono>
 #include <set>
@@ -21,6 +19,7 @@
 #include "fetch/bundle_cache.hpp"
 #include "install/doca_host.hpp"
 #include "install/module_sources.hpp"
+#include "install/boot_unit.hpp"
 #include "install/mofed_bundle.hpp"
 #include "platform/package_family.hpp"
 
@@ -48,27 +47,21 @@ fs::path verified_bundle_file(const SystemRoot& root, FetchOptions fetch_options
               "run `ibdriver install` again");
 }
 
-// Which kernels DKMS has the module installed for, read from DKMS's own tree the way `dkms status`
-// decides it (the kernel-<release>-<arch> link to <version>/<release>/<arch>), without running the
-// script: a re-run on a provisioned machine must be fast.
-std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::string& name, const std::string& version) {
-  std::set<std::string> kernels;
-  utsname machine{};
-  ::uname(&machine);
-  const std::string suffix = std::string("-") + machine.machine;
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(root.path("/var/lib/dkms/" + name), error)) {
-    auto file = entry.path().filename().string();
-    if (file.rfind("kernel-", 0) != 0 || file.size() <= 7 + suffix.size() ||
-        file.compare(file.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      continue;
-    }
-    auto target = fs::read_symlink(entry.path(), error);
-    if (error || target.begin() == target.end() || *target.begin() != version) continue;
-    auto kernel = file.substr(7, file.size() - 7 - suffix.size());
-    if (fs::exists(entry.path(), error)) kernels.insert(kernel);  // the link resolves: built and installed
-  }
-  return kernels;
+// Journals a configuration change before it is made; the first original is the one to restore.
+void record_change(const SystemRoot& root, install::Journal& state, const install::ConfigChange& change) {
+  bool known = std::any_of(state.configuration.begin(), state.configuration.end(),
+                           [&](const auto& earlier) { return earlier.file == change.file; });
+  if (!known) state.configuration.push_back(change);
+  state.save(root);
+}
+
+// Secure Boot: every module file installed for the kernel is signed with this certificate's key.
+bool modules_signed(const SystemRoot& root, const std::string& name, const std::string& version, const std::string& kernel,
+                    const std::string& certificate) {
+  auto files = install::dkms_installed_module_files(root, name, version, kernel);
+  return std::all_of(files.begin(), files.end(), [&](const auto& file) {
+    return install::module_signed_with(root.path(file), root.path(certificate));
+  });
 }
 
 // What of the journal is no longer true on this machine (empty: everything is in place).
@@ -87,12 +80,32 @@ std::vector<std::string> verify_journal(const SystemRoot& root, const install::J
     }
   }
   for (const auto& [name, version] : journal.dkms_modules) {
-    auto built = dkms_installed_kernels(root, name, version);
+    auto built = install::dkms_installed_kernels(root, name, version);
     for (const auto& kernel : kernels) {
-      if (built.count(kernel) == 0) missing.push_back(fmt::format("DKMS module {}/{} is not installed for kernel {}", name, version, kernel));
+      if (built.count(kernel) == 0) {
+        missing.push_back(fmt::format("DKMS module {}/{} is not installed for kernel {}", name, version, kernel));
+        continue;
+      }
+      // DKMS's tree can say installed while the files are gone: what the kernel would find (`ibdriver repair` rebuilds).
+      for (const auto& file : install::dkms_missing_module_files(root, name, version, kernel)) {
+        missing.push_back(fmt::format("{} of DKMS module {}/{} is missing for kernel {}", file, name, version, kernel));
+      }
     }
   }
   if (node != nullptr && !install::node_configured(root, *node)) missing.push_back("the node configuration changed");
+  if (!install::boot_unit_installed(root)) missing.push_back(fmt::format("the boot-time repair ({}) is not enabled", install::boot_unit_name));
+  if (!journal.mok_key.empty()) {
+    if (!install::dkms_signing_configured(root, {journal.mok_key, journal.mok_certificate, "the journal"})) {
+      missing.push_back(fmt::format("DKMS is no longer configured to sign with {} ({})", journal.mok_key, install::dkms_signing_dropin));
+    }
+    for (const auto& [name, version] : journal.dkms_modules) {
+      for (const auto& kernel : kernels) {
+        if (!modules_signed(root, name, version, kernel, journal.mok_certificate)) {
+          missing.push_back(fmt::format("DKMS module {}/{} for kernel {} is not signed with {}", name, version, kernel, journal.mok_key));
+        }
+      }
+    }
+  }
   return missing;
 }
 
@@ -138,6 +151,9 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
     throw Error(ExitCode::operation_failed, "no installed kernel has headers, so DKMS cannot build the drivers",
                 "install the headers of the running kernel (linux-headers-$(uname -r)) and run again");
   }
+  bool secure_boot_on = result.plan.platform.secure_boot.state == platform::SecureBootState::enabled;
+  // Secure Boot pre-flight: a usable MOK key (made here with --generate-mok-key) before anything changes.
+  result.signing = install::prepare_signing(root, options.signing, secure_boot_on, kernels, options.dry_run);
   if (options.dry_run) return result;
 
   auto family = result.plan.platform.os ? platform::package_family(*result.plan.platform.os) : platform::PackageFamily::unknown;
@@ -149,7 +165,10 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
                 fmt::format("{} is installed; this run would install {}", journal->release_file, release.file_name()),
                 "run `ibdriver uninstall` first to change the driver release");
   }
-  if (journal && verify_journal(root, *journal, kernels, packages.get(), &node).empty()) {
+  // A machine that now signs (Secure Boot turned on, another key) is not done, whatever else is in place.
+  bool same_signing = !result.signing || (journal && journal->mok_key == result.signing->key.key &&
+                                          journal->mok_certificate == result.signing->key.certificate);
+  if (journal && same_signing && verify_journal(root, *journal, kernels, packages.get(), &node).empty()) {
     result.journal = *journal;
     result.nothing_to_do = true;
     result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -215,9 +234,16 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   auto with_profile = state.packages;
   with_profile.push_back(state.profile);
   install::Dkms dkms(options.dkms);
+  if (result.signing) {
+    state.mok_key = result.signing->key.key;
+    state.mok_certificate = result.signing->key.certificate;
+    state.mok_key_generated = state.mok_key_generated || result.signing->generated;
+    install::configure_dkms_signing(root, result.signing->key,
+                                    [&](const install::ConfigChange& change) { record_change(root, state, change); });
+  }
   for (const auto& module : install::dkms_modules_of(*packages, root, with_profile)) {
     state.dkms_modules[module.name] = module.version;
-    auto built = dkms_installed_kernels(root, module.name, module.version);
+    auto built = install::dkms_installed_kernels(root, module.name, module.version);
     for (const auto& kernel : kernels) {
       std::error_code missing;
       if (!fs::exists(root.path("/lib/modules/" + kernel + "/modules.dep"), missing) &&
@@ -225,7 +251,19 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
         state.depmod_created.push_back(kernel);
         state.save(root);
       }
-      if (built.count(kernel) == 0) dkms.install(module, kernel);
+      // Installed per DKMS's tree but with files gone, or built unsigned before Secure Boot: build it again.
+      bool rebuild = built.count(kernel) != 0 &&
+                     (!install::dkms_missing_module_files(root, module.name, module.version, kernel).empty() ||
+                      (result.signing && !modules_signed(root, module.name, module.version, kernel, result.signing->key.certificate)));
+      if (rebuild) dkms.unbuild(module, kernel);
+      if (built.count(kernel) == 0 || rebuild) dkms.install(module, kernel);
+      if (result.signing && !modules_signed(root, module.name, module.version, kernel, result.signing->key.certificate)) {
+        throw Error(ExitCode::operation_failed,
+                    fmt::format("DKMS built {}/{} for kernel {} without a signature by {}, so Secure Boot will refuse to load it",
+                                module.name, module.version, kernel, result.signing->key.key),
+                    fmt::format("check DKMS's sign-file and {} (`dkms build -m {} -v {} -k {} --force` prints \"Signing module\")",
+                                install::dkms_signing_dropin, module.name, module.version, kernel));
+      }
       auto& list = state.dkms_kernels[module.name];
       if (std::find(list.begin(), list.end(), kernel) == list.end()) list.push_back(kernel);
       state.save(root);
@@ -237,12 +275,9 @@ InstallResult run_install(const SystemRoot& root, const InstallOptions& options,
   report("dkms", StageEvent::done, fmt::format("modules built for {}", fmt::join(kernels, ", ")));
 
   // configure
-  install::configure_node(root, node, [&](const install::ConfigChange& change) {
-    bool known = std::any_of(state.configuration.begin(), state.configuration.end(),
-                             [&](const auto& earlier) { return earlier.file == change.file; });
-    if (!known) state.configuration.push_back(change);  // the first original is the one to restore
-    state.save(root);
-  });
+  auto record_config = [&](const install::ConfigChange& change) { record_change(root, state, change); };
+  install::configure_node(root, node, record_config);
+  install::install_boot_unit(root, record_config);
   state.stages["configure"] = "done";
   state.save(root);
   result.stages.push_back("configure");

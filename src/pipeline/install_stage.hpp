@@ -9,6 +9,7 @@
 #include "install/configure.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
+#include "install/module_signing.hpp"
 #include "install/package_manager.hpp"
 #include "pipeline/fetch_stage.hpp"
 #include "pipeline/plan.hpp"
@@ -30,6 +31,7 @@ struct InstallOptions {
   install::PackageManagerSettings packages;
   install::DkmsSettings dkms;
   StageListener on_stage;  // optional
+  install::SigningSettings signing;  // Secure Boot: the MOK key DKMS signs with (--mok-key, --mok-cert, --generate-mok-key)
 };
 
 struct InstallResult {
@@ -38,6 +40,7 @@ struct InstallResult {
   bool nothing_to_do = false;         // a re-run on a provisioned machine
   std::vector<std::string> stages;    // the stages this run carried out
   double seconds = 0;
+  std::optional<install::SigningPlan> signing;  // set when the modules are signed (Secure Boot, or a key was given)
 };
 
 // detect -> resolve -> fetch+verify -> unpack -> packages -> dkms -> configure, each step journaled

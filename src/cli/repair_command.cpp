@@ -1,0 +1,39 @@
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
+#include "pipeline/repair.hpp"
+
+namespace ibdriver::cli {
+
+Command add_repair_command(CLI::App& app, GlobalOptions& global) {
+  struct State {
+    pipeline::RepairOptions options;
+    std::optional<std::string> kernel;
+    bool no_load = false;
+    double lock_wait = 600;
+  };
+  auto state = std::make_shared<State>();
+  auto* parser = app.add_subcommand(
+      "repair", "Build (DKMS) and load the installed drivers' modules for the running kernel if it lacks them (run at boot)");
+  parser->add_flag("--json", global.json, "Print the result as JSON");
+  parser->add_option("--kernel", state->kernel, "Check and build for this kernel instead of the running one");
+  parser->add_flag("--no-load", state->no_load, "Build only; do not load the modules");
+  parser->add_option("--lock-wait", state->lock_wait, "Wait this long for another ibdriver run (s)")->check(CLI::NonNegativeNumber);
+  parser->add_option("--jobs", state->options.dkms.jobs, "Parallel make jobs for DKMS (default: all processors)");
+  return {parser, [state, &global] {
+            auto& options = state->options;
+            options.kernel = state->kernel;
+            options.load = !state->no_load;
+            options.lock_wait = std::chrono::seconds(static_cast<long long>(state->lock_wait));
+            auto result = pipeline::run_repair(global.system_root(), options);
+            if (global.json) {
+              fmt::print("{}\n", nlohmann::json(result).dump(2));
+            } else {
+              fmt::print("{}\n", result.message);
+            }
+            return ExitCode::success;
+          }};
+}
+
+}  // namespace ibdriver::cli

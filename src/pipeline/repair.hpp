@@ -1,0 +1,53 @@
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/system_root.hpp"
+#include "install/dkms.hpp"
+#include "install/journal.hpp"
+
+namespace ibdriver::pipeline {
+
+// What a kernel lacks of the DKMS modules the journal records, and what to build, in BUILD_DEPENDS
+// order (a module whose dependency is rebuilt is rebuilt too: it links against its symbols).
+struct RepairPlan {
+  std::vector<install::DkmsModule> to_build;
+  std::vector<std::string> missing;  // "iser/24.10: ibdriver_iser.ko", in sentences for the report
+};
+// Reads each module's dkms.conf from /usr/src/<name>-<version>/ (Error 14 when the source is gone).
+RepairPlan plan_repair(const SystemRoot& root, const install::Journal& journal, const std::string& kernel);
+
+struct RepairOptions {
+  std::optional<std::string> kernel;  // default: the running kernel
+  bool load = true;                   // --no-load: build only
+  std::chrono::seconds lock_wait{600};
+  install::DkmsSettings dkms;
+};
+
+struct RepairResult {
+  bool installed = false;             // ibdriver has installed something here
+  std::string kernel;
+  std::vector<std::string> missing;   // what was missing before the repair
+  std::vector<std::string> rebuilt;   // "name/version"
+  std::vector<std::string> loaded;    // kernel modules loaded with modprobe
+  std::string load_skipped;           // why nothing was loaded, when it was not
+  std::string message;                // one line for people
+  double seconds = 0;
+};
+
+// `ibdriver repair`: one run at a time (the run lock); checks that the kernel has every module the
+// journal records (DKMS's tree, modules.dep, the files), builds what is missing with DKMS, journals it,
+// and loads what it built with modprobe. Loading needs the real system in its running kernel: it is
+// skipped for another kernel, a --root, or inside a chroot (where modprobe would load into the
+// host's kernel). Nothing installed: nothing to repair. Error (14) when it cannot repair.
+RepairResult run_repair(const SystemRoot& root, const RepairOptions& options);
+void to_json(nlohmann::json& out, const RepairResult& result);
+
+// Whether this process runs inside a chroot (its "/" is not that of PID 1); false when unknown.
+bool inside_chroot();
+
+}  // namespace ibdriver::pipeline

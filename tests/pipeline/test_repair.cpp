@@ -1,0 +1,152 @@
+// Boot-time repair planning against DKMS's tree as DKMS lays it out (the real build runs in
+// ci/chroot-test): what a kernel lacks, what to build in which order, and when there is nothing to do.
+#include <sys/utsname.h>
+
+#include <fstream>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "pipeline/repair.hpp"
+#include "support/fake_machine.hpp"
+#include "support/temp_dir.hpp"
+#include "support/tools.hpp"
+
+using namespace ibdriver;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kernel = "6.1.0-27-amd64";
+constexpr const char* other_kernel = "6.1.0-28-amd64";
+
+std::string arch() {
+  utsname machine{};
+  ::uname(&machine);
+  return machine.machine;
+}
+
+// What `dkms install` leaves: the built module in DKMS's tree, the kernel-<release>-<arch> link, the
+// installed copy under updates/dkms and its modules.dep line.
+void dkms_installed(const test::FakeMachine& machine, const std::string& name, const std::string& module_file, const std::string& release) {
+  machine.write(fmt::format("var/lib/dkms/{}/24.10/{}/{}/module/{}", name, release, arch(), module_file), "ELF");
+  machine.write(fmt::format("lib/modules/{}/updates/dkms/{}", release, module_file), "ELF");
+  std::ofstream(machine.root() / fmt::format("lib/modules/{}/modules.dep", release), std::ios::app)
+      << fmt::format("updates/dkms/{}:\n", module_file);
+  fs::create_symlink(fmt::format("24.10/{}/{}", release, arch()),
+                     machine.root() / fmt::format("var/lib/dkms/{}/kernel-{}-{}", name, release, arch()));
+}
+
+struct Installed {
+  test::TempDir dir;
+  test::FakeMachine machine{dir.path()};
+  install::Journal journal;
+  Installed() {
+    machine.kernel(kernel, true);
+    machine.running_kernel(kernel);
+    machine.write("usr/src/mlnx-ofed-kernel-24.10/dkms.conf", "PACKAGE_NAME=\"mlnx-ofed-kernel\"\nPACKAGE_VERSION=\"24.10\"\n");
+    machine.write("usr/src/iser-24.10/dkms.conf", "PACKAGE_NAME=\"iser\"\nPACKAGE_VERSION=\"24.10\"\nBUILD_DEPENDS[0]=\"mlnx-ofed-kernel\"\n");
+    dkms_installed(machine, "mlnx-ofed-kernel", "ibdriver_core.ko", kernel);
+    dkms_installed(machine, "iser", "ibdriver_iser.ko", kernel);
+    journal.release_file = "MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz";
+    journal.dkms_modules = {{"mlnx-ofed-kernel", "24.10"}, {"iser", "24.10"}};
+    journal.save(root());
+  }
+  SystemRoot root() const { return SystemRoot(dir.path()); }
+};
+
+std::vector<std::string> names(const pipeline::RepairPlan& plan) {
+  std::vector<std::string> result;
+  for (const auto& module : plan.to_build) result.push_back(module.name);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("repair finds nothing to do when every module is in place", "[pipeline][repair]") {
+  Installed installed;
+  auto plan = pipeline::plan_repair(installed.root(), installed.journal, kernel);
+  CHECK(plan.to_build.empty());
+  CHECK(plan.missing.empty());
+  pipeline::RepairOptions options;
+  options.kernel = kernel;
+  auto result = pipeline::run_repair(installed.root(), options);
+  CHECK(result.installed);
+  CHECK(result.rebuilt.empty());
+  CHECK_THAT(result.message, Catch::Contains("nothing to repair"));
+}
+
+TEST_CASE("repair rebuilds a module whose file is gone, and what builds on a rebuilt module", "[pipeline][repair]") {
+  Installed installed;
+  SECTION("a deleted .ko: DKMS still says installed, the kernel would not find it") {
+    fs::remove(installed.dir.path() / fmt::format("lib/modules/{}/updates/dkms/ibdriver_iser.ko", kernel));
+    auto plan = pipeline::plan_repair(installed.root(), installed.journal, kernel);
+    CHECK(names(plan) == std::vector<std::string>{"iser"});
+    REQUIRE(plan.missing.size() == 1);
+    CHECK(plan.missing[0] == "iser/24.10: ibdriver_iser.ko missing");
+  }
+  SECTION("a module DKMS no longer has installed: it and its BUILD_DEPENDS dependents, in order") {
+    fs::remove(installed.dir.path() / fmt::format("var/lib/dkms/mlnx-ofed-kernel/kernel-{}-{}", kernel, arch()));
+    auto plan = pipeline::plan_repair(installed.root(), installed.journal, kernel);
+    CHECK(names(plan) == std::vector<std::string>{"mlnx-ofed-kernel", "iser"});
+    REQUIRE(plan.missing.size() == 1);
+    CHECK(plan.missing[0] == "mlnx-ofed-kernel/24.10: not installed by DKMS");
+  }
+  SECTION("a kernel installed later: everything") {
+    installed.machine.kernel(other_kernel, true);
+    auto plan = pipeline::plan_repair(installed.root(), installed.journal, other_kernel);
+    CHECK(names(plan) == std::vector<std::string>{"mlnx-ofed-kernel", "iser"});
+    CHECK(plan.missing.size() == 2);
+  }
+  SECTION("the module's source is gone: exit 14, saying to install again") {
+    fs::remove(installed.dir.path() / "usr/src/iser-24.10/dkms.conf");
+    CHECK_THROWS_WITH(pipeline::plan_repair(installed.root(), installed.journal, kernel),
+                      Catch::Contains("/usr/src/iser-24.10/dkms.conf is missing") && Catch::Contains(kernel));
+  }
+}
+
+TEST_CASE("repair without headers for the kernel refuses with exit 14 and the package to install", "[pipeline][repair]") {
+  Installed installed;
+  installed.machine.kernel(other_kernel, false);
+  pipeline::RepairOptions options;
+  options.kernel = other_kernel;
+  try {
+    pipeline::run_repair(installed.root(), options);
+    FAIL("no refusal");
+  } catch (const Error& error) {
+    CHECK(error.code() == ExitCode::operation_failed);
+    CHECK_THAT(error.what(), Catch::Contains("has no headers"));
+    CHECK_THAT(error.hint(), Catch::Contains(fmt::format("linux-headers-{}", other_kernel)));
+  }
+}
+
+TEST_CASE("repair where ibdriver installed nothing has nothing to do", "[pipeline][repair]") {
+  test::TempDir dir;
+  auto result = pipeline::run_repair(SystemRoot(dir.path()), {});
+  CHECK_FALSE(result.installed);
+  CHECK(result.message == "ibdriver has installed nothing here: nothing to repair");
+  nlohmann::json json = result;
+  CHECK(json["installed"] == false);
+  CHECK(json["rebuilt"].empty());
+}
+
+TEST_CASE("ibdriver repair: JSON, exit 0 with nothing to do, exit 14 with the reason when it cannot", "[pipeline][repair][cli]") {
+  test::TempDir empty;
+  auto nothing = test::run_ibdriver({"repair", "--json", "--root", empty.path().string()});
+  INFO(nothing.err);
+  REQUIRE(nothing.exit_status == 0);
+  auto json = nlohmann::json::parse(nothing.out);
+  CHECK(json["installed"] == false);
+  CHECK(json["message"] == "ibdriver has installed nothing here: nothing to repair");
+
+  Installed installed;
+  auto healthy = test::run_ibdriver({"repair", "--root", installed.dir.path().string()});  // the running kernel of the root
+  CHECK(healthy.exit_status == 0);
+  CHECK_THAT(healthy.out, Catch::Contains(fmt::format("kernel {} has every module", kernel)));
+  installed.machine.kernel(other_kernel, false);
+  auto refused = test::run_ibdriver({"repair", "--kernel", other_kernel, "--root", installed.dir.path().string()});
+  CHECK(refused.exit_status == 14);
+  CHECK_THAT(refused.err, Catch::Contains("has no headers") && Catch::Contains(fmt::format("hint: install linux-headers-{}", other_kernel)));
+}
