@@ -147,7 +147,25 @@ std::string AptPackageManager::package_name_of(const std::filesystem::path& pack
   return name;
 }
 
+void AptPackageManager::finish_interrupted_dpkg() const {
+  // A run killed while dpkg worked (its apt-get dies with it, of SIGPIPE) leaves dpkg's journal in
+  // /var/lib/dpkg/updates, and every apt-get refuses until `dpkg --configure -a` finished the job.
+  std::error_code error;
+  if (std::filesystem::is_empty("/var/lib/dpkg/updates", error) || error) return;
+  log::warning("dpkg was interrupted (an earlier run was killed): finishing its work with `dpkg --configure -a`");
+  ProcessOptions options;
+  options.time_limit = settings_.command_timeout;
+  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"};
+  wait_for_lock_message();
+  auto result = run_process({"dpkg", "--configure", "-a", "--force-confdef", "--force-confold"}, options);
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed, fmt::format("dpkg --configure -a {}:\n{}", result.describe_end(), apt_errors(result)),
+                "run `dpkg --configure -a` by hand, then ibdriver again");
+  }
+}
+
 std::vector<std::string> AptPackageManager::install_arguments(const std::vector<std::string>& packages) {
+  finish_interrupted_dpkg();
   // What is installed before, to know what this run adds (the metapackage pulls in the rest).
   auto before = run_process({"dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n"});
   std::set<std::string> installed_before;
@@ -183,6 +201,7 @@ std::vector<std::string> AptPackageManager::install_arguments(const std::vector<
 
 void AptPackageManager::remove(const std::vector<std::string>& packages) {
   if (packages.empty()) return;
+  finish_interrupted_dpkg();
   std::vector<std::string> argv{"apt-get", "purge", "-y", "-q", "-o",
                                 fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count())};
   argv.insert(argv.end(), packages.begin(), packages.end());

@@ -23,6 +23,7 @@ class AptPackageManager : public PackageManager {
 
  private:
   void wait_for_lock_message() const;
+  void finish_interrupted_dpkg() const;
   // `apt-get install` of names or ./files; returns the packages newly installed.
   std::vector<std::string> install_arguments(const std::vector<std::string>& arguments);
   SystemRoot root_;

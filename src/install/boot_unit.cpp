@@ -39,7 +39,7 @@ std::string this_binary(const SystemRoot& root) {
     auto self = fs::read_symlink("/proc/self/exe", error);
     if (!error && self.is_absolute()) return self.string();
   }
-  return "/usr/bin/ibdriver";
+  return "/usr/sbin/ibdriver";
 }
 
 }  // namespace

@@ -11,7 +11,7 @@ namespace ibdriver::install {
 inline constexpr const char* boot_unit_name = "ibdriver-boot.service";
 
 // The unit packaging/systemd/ibdriver-boot.service ships (ExecStart=<binary> repair --quiet).
-std::string boot_unit_content(std::string_view binary = "/usr/bin/ibdriver");
+std::string boot_unit_content(std::string_view binary = "/usr/sbin/ibdriver");
 
 // Makes sure the boot-time repair runs at every boot: the packaged unit (/usr/lib or /lib/systemd/system)
 // is used when present; otherwise (a copied binary, the zip) the unit is written to

@@ -46,7 +46,7 @@ TEST_CASE("install writes and enables the unit where no package shipped it, and 
   CHECK(changes[0].file == "/etc/systemd/system/ibdriver-boot.service");
   CHECK(changes[1].file == "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service");
   // Not the system we run on: the unit names the packaged binary path.
-  CHECK_THAT(slurp(dir.path() / "etc/systemd/system/ibdriver-boot.service"), Catch::Contains("ExecStart=/usr/bin/ibdriver repair --quiet"));
+  CHECK_THAT(slurp(dir.path() / "etc/systemd/system/ibdriver-boot.service"), Catch::Contains("ExecStart=/usr/sbin/ibdriver repair --quiet"));
   CHECK(fs::read_symlink(dir.path() / changes[1].file.substr(1)) == "/etc/systemd/system/ibdriver-boot.service");
   CHECK(install::boot_unit_installed(root));
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); });
