@@ -12,33 +12,11 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/exec_support.hpp"
 #include "core/unique_fd.hpp"
-
-extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX declares it nowhere else
 
 namespace ibdriver {
 namespace {
-
-// The environment to exec with: ours, with the extra entries replacing variables of the same name.
-std::vector<std::string> merged_environment(const std::vector<std::string>& extra) {
-  std::vector<std::string> result;
-  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    std::string text(*entry);
-    bool replaced = std::any_of(extra.begin(), extra.end(), [&](const auto& e) { return name_of(e) == name_of(text); });
-    if (!replaced) result.push_back(std::move(text));
-  }
-  result.insert(result.end(), extra.begin(), extra.end());
-  return result;
-}
-
-std::vector<char*> pointers(std::vector<std::string>& strings) {
-  std::vector<char*> result;
-  result.reserve(strings.size() + 1);
-  for (auto& text : strings) result.push_back(text.data());
-  result.push_back(nullptr);
-  return result;
-}
 
 bool read_exactly(int fd, void* data, std::size_t size) {
   auto* bytes = static_cast<char*>(data);
@@ -76,9 +54,9 @@ pid_t spawn_detached(const std::vector<std::string>& argv, const DetachOptions& 
     throw Error(ExitCode::operation_failed, "a detached program needs an absolute path");
   }
   auto arguments = argv;
-  auto environment = merged_environment(options.extra_environment);
-  auto argv_pointers = pointers(arguments);
-  auto envp_pointers = pointers(environment);
+  auto environment = child_environment(options.extra_environment);
+  auto argv_pointers = c_strings(arguments);
+  auto envp_pointers = c_strings(environment);
 
   UniqueFd null_fd(::open("/dev/null", O_RDWR | O_CLOEXEC));
   UniqueFd output_fd(options.output ? ::open(options.output->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
@@ -86,15 +64,8 @@ pid_t spawn_detached(const std::vector<std::string>& argv, const DetachOptions& 
   if (!null_fd.valid() || !output_fd.valid()) {
     throw SystemError(ExitCode::operation_failed, "cannot open the detached program's output", errno);
   }
-  std::array<int, 2> pid_pipe{};
-  std::array<int, 2> error_pipe{};
-  if (::pipe2(pid_pipe.data(), O_CLOEXEC) != 0) throw SystemError(ExitCode::operation_failed, "cannot create a pipe", errno);
-  UniqueFd pid_read(pid_pipe[0]);
-  UniqueFd pid_write(pid_pipe[1]);
-  if (::pipe2(error_pipe.data(), O_CLOEXEC) != 0) throw SystemError(ExitCode::operation_failed, "cannot create a pipe", errno);
-  UniqueFd error_read(error_pipe[0]);
-  UniqueFd error_write(error_pipe[1]);
-
+  auto [pid_read, pid_write] = make_pipe();      // the program's PID, from the middle process
+  auto [error_read, error_write] = make_pipe();  // errno of a failed exec; EOF once it ran
   pid_t middle = ::fork();
   if (middle < 0) throw SystemError(ExitCode::operation_failed, "cannot fork", errno);
   if (middle == 0) {

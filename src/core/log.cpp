@@ -57,7 +57,10 @@ void set_stderr_level(Level level) {
   state().stderr_level = level;
 }
 
-bool open_log_file(const std::filesystem::path& file) {
+namespace {
+
+// Opens `file` for appending into one of the log's file slots.
+bool open_into(const std::filesystem::path& file, std::unique_ptr<std::FILE, FileCloser>& slot) {
   std::FILE* opened = std::fopen(file.c_str(), "ae");
   if (opened == nullptr) {
     int error_number = errno;
@@ -65,21 +68,15 @@ bool open_log_file(const std::filesystem::path& file) {
     return false;
   }
   std::lock_guard lock(state().mutex);
-  state().file.reset(opened);
+  slot.reset(opened);
   return true;
 }
 
-bool open_second_log_file(const std::filesystem::path& file) {
-  std::FILE* opened = std::fopen(file.c_str(), "ae");
-  if (opened == nullptr) {
-    int error_number = errno;
-    write(Level::debug, fmt::format("not logging to {}: {}", file.string(), std::strerror(error_number)));
-    return false;
-  }
-  std::lock_guard lock(state().mutex);
-  state().second_file.reset(opened);
-  return true;
-}
+}  // namespace
+
+bool open_log_file(const std::filesystem::path& file) { return open_into(file, state().file); }
+
+bool open_second_log_file(const std::filesystem::path& file) { return open_into(file, state().second_file); }
 
 void close_log_file() {
   std::lock_guard lock(state().mutex);
@@ -97,13 +94,10 @@ void write(Level level, std::string_view raw_message) {
       fmt::print(stderr, "{}: {}\n", level_name(level), message);
     }
   }
-  if (state().file) {
-    fmt::print(state().file.get(), "{} {} {}\n", utc_timestamp(), level_name(level), message);
-    std::fflush(state().file.get());
-  }
-  if (state().second_file) {
-    fmt::print(state().second_file.get(), "{} {} {}\n", utc_timestamp(), level_name(level), message);
-    std::fflush(state().second_file.get());
+  for (auto* file : {state().file.get(), state().second_file.get()}) {
+    if (file == nullptr) continue;
+    fmt::print(file, "{} {} {}\n", utc_timestamp(), level_name(level), message);
+    std::fflush(file);
   }
 }
 

@@ -1,4 +1,5 @@
 #include "core/process.hpp"
+#include "core/exec_support.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -23,34 +24,6 @@ namespace ibdriver {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-std::array<UniqueFd, 2> make_pipe() {
-  std::array<int, 2> fds{};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) throw SystemError(ExitCode::operation_failed, "creating a pipe", errno);
-  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-// The environment of the child: ours with the extra entries added or replaced.
-std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
-  std::map<std::string, std::string> merged;
-  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
-    std::string text(*entry);
-    merged[text.substr(0, text.find('='))] = text;
-  }
-  for (const auto& text : extra) merged[text.substr(0, text.find('='))] = text;
-  std::vector<std::string> result;
-  result.reserve(merged.size());
-  for (auto& [key, text] : merged) result.push_back(std::move(text));
-  return result;
-}
-
-std::vector<char*> c_strings(std::vector<std::string>& strings) {
-  std::vector<char*> pointers;
-  pointers.reserve(strings.size() + 1);
-  for (auto& text : strings) pointers.push_back(text.data());
-  pointers.push_back(nullptr);
-  return pointers;
-}
 
 // Only async-signal-safe calls between fork and exec: the parent may have other threads.
 [[noreturn]] void exec_child(int out_fd, int err_fd, int report_fd, const char* working_directory,
@@ -99,6 +72,34 @@ std::string last_lines(const std::string& text, std::size_t max_lines) {
 }
 
 }  // namespace
+
+std::array<UniqueFd, 2> make_pipe() {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) throw SystemError(ExitCode::operation_failed, "creating a pipe", errno);
+  return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// The environment of the child: ours with the extra entries added or replaced.
+std::vector<std::string> child_environment(const std::vector<std::string>& extra) {
+  std::map<std::string, std::string> merged;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    std::string text(*entry);
+    merged[text.substr(0, text.find('='))] = text;
+  }
+  for (const auto& text : extra) merged[text.substr(0, text.find('='))] = text;
+  std::vector<std::string> result;
+  result.reserve(merged.size());
+  for (auto& [key, text] : merged) result.push_back(std::move(text));
+  return result;
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (auto& text : strings) pointers.push_back(text.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
 
 std::string format_command(const std::vector<std::string>& argv) {
   std::string line;

@@ -50,6 +50,15 @@ std::optional<unsigned long> parse_hex(std::string_view value) {
   return number;
 }
 
+std::optional<int> parse_decimal(std::string_view value) {
+  value = trim(value);
+  if (value.empty() || value.front() < '0' || value.front() > '9') return std::nullopt;
+  int number = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (error != std::errc() || end != value.data() + value.size()) return std::nullopt;
+  return number;
+}
+
 std::string printable(std::string_view value, std::size_t max_length) {
   std::string result;
   for (unsigned char c : value.substr(0, max_length)) {

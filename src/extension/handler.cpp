@@ -89,11 +89,7 @@ fs::path mrseq_file(const HandlerContext& context) { return context.extension_fo
 std::optional<int> read_mrseq(const HandlerContext& context) {
   auto text = read_file_if_exists(mrseq_file(context), 64);
   if (!text) return std::nullopt;
-  auto trimmed = text::trim(*text);
-  if (trimmed.empty() || trimmed.size() > 9 || !std::all_of(trimmed.begin(), trimmed.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return std::nullopt;
-  }
-  return std::stoi(std::string(trimmed));
+  return text::parse_decimal(*text);
 }
 
 std::string failure_message(const ErrorReport& report) {

@@ -33,17 +33,6 @@ std::string required_string(const nlohmann::json& object, const char* key, const
   return found->get<std::string>();
 }
 
-std::optional<int> parse_sequence(std::string_view text) {
-  text = text::trim(text);
-  if (text.empty() || text.size() > 9) return std::nullopt;
-  int value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + (c - '0');
-  }
-  return value;
-}
-
 // The newest <n>.settings by modification time, as the extension libraries pick it.
 std::optional<int> newest_settings(const fs::path& config_folder) {
   std::error_code error;
@@ -52,7 +41,7 @@ std::optional<int> newest_settings(const fs::path& config_folder) {
   for (fs::directory_iterator it(config_folder, error), end; !error && it != end; it.increment(error)) {
     const auto& path = it->path();
     if (path.extension() != ".settings") continue;
-    auto number = parse_sequence(path.stem().string());
+    auto number = text::parse_decimal(path.stem().string());
     if (!number) continue;
     auto when = fs::last_write_time(path, error);
     if (error) continue;
@@ -145,7 +134,7 @@ HandlerContext locate_handler(const EnvironmentLookup& environment, int sequence
 HandlerContext locate_handler(const EnvironmentLookup& environment) {
   int sequence = 0;
   if (auto given = environment("ConfigSequenceNumber"); given && !text::trim(*given).empty()) {
-    auto parsed = parse_sequence(*given);
+    auto parsed = text::parse_decimal(*given);
     if (!parsed) {
       throw Error(ExitCode::usage, fmt::format("ConfigSequenceNumber is \"{}\": expected a number", text::printable(*given, 40)));
     }

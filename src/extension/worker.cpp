@@ -34,13 +34,8 @@ UniqueFd open_lock(const fs::path& folder) {
 std::optional<pid_t> recorded_pid(const fs::path& folder) {
   auto text = read_file_if_exists(pid_file(folder), 64);
   if (!text) return std::nullopt;
-  auto trimmed = text::trim(*text);
-  pid_t pid = 0;
-  for (char c : trimmed) {
-    if (c < '0' || c > '9') return std::nullopt;
-    pid = pid * 10 + (c - '0');
-  }
-  return pid > 1 ? std::optional<pid_t>(pid) : std::nullopt;
+  auto pid = text::parse_decimal(*text);
+  return pid && *pid > 1 ? std::optional<pid_t>(*pid) : std::nullopt;
 }
 
 }  // namespace

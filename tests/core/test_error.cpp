@@ -89,3 +89,12 @@ TEST_CASE("URLs are printed without their query string", "[text]") {
   CHECK_FALSE(text::parse_hex("0xZZ").has_value());
   CHECK_FALSE(text::parse_hex("").has_value());
 }
+
+TEST_CASE("decimal numbers as sequence-number and PID files hold them", "[core]") {
+  CHECK(text::parse_decimal("12\n") == 12);
+  CHECK(text::parse_decimal("0") == 0);
+  for (const char* bad : {"", "-1", "+1", "1x", "x1", "99999999999999999999"}) {
+    INFO(bad);
+    CHECK_FALSE(text::parse_decimal(bad).has_value());
+  }
+}

@@ -9,20 +9,14 @@
 #include "install/configure.hpp"
 #include "support/fake_machine.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 namespace fs = std::filesystem;
 
-namespace {
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-}  // namespace
-
 TEST_CASE("the unit install writes is the packaged unit, and systemd accepts it", "[install][boot-unit]") {
   auto packaged = fs::path(IBDRIVER_SOURCE_DIR) / "packaging/systemd/ibdriver-boot.service";
-  CHECK(install::boot_unit_content() == slurp(packaged));
+  CHECK(install::boot_unit_content() == test::file_text(packaged));
   CHECK_THAT(install::boot_unit_content("/opt/ibdriver/ibdriver"), Catch::Contains("ExecStart=/opt/ibdriver/ibdriver repair --quiet"));
   // systemd-analyze checks the syntax and the dependencies it can see (the man page ships with the package).
   test::TempDir dir;
@@ -46,7 +40,7 @@ TEST_CASE("install writes and enables the unit where no package shipped it, and 
   CHECK(changes[0].file == "/etc/systemd/system/ibdriver-boot.service");
   CHECK(changes[1].file == "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service");
   // Not the system we run on: the unit names the packaged binary path.
-  CHECK_THAT(slurp(dir.path() / "etc/systemd/system/ibdriver-boot.service"), Catch::Contains("ExecStart=/usr/sbin/ibdriver repair --quiet"));
+  CHECK_THAT(test::file_text(dir.path() / "etc/systemd/system/ibdriver-boot.service"), Catch::Contains("ExecStart=/usr/sbin/ibdriver repair --quiet"));
   CHECK(fs::read_symlink(dir.path() / changes[1].file.substr(1)) == "/etc/systemd/system/ibdriver-boot.service");
   CHECK(install::boot_unit_installed(root));
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); });

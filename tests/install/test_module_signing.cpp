@@ -21,11 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // A key pair made by the openssl command, as an admin would (PEM certificate).
 void openssl_pair(const fs::path& key, const fs::path& certificate, const std::string& common_name) {
   fs::create_directories(key.parent_path());
@@ -78,9 +73,9 @@ TEST_CASE("a generated MOK key pair is usable, DER, for code signing, and never 
   CHECK_THAT(text.out, Catch::Contains("Code Signing") && Catch::Contains("1.3.6.1.4.1.2312.16.1.2") &&
                            Catch::Contains("CA:FALSE") && Catch::Contains("Public-Key: (2048 bit)"));
   CHECK(run_process({"openssl", "rsa", "-check", "-noout", "-in", (dir.path() / "var/lib/dkms/mok.key").string()}).succeeded());
-  auto before = slurp(dir.path() / "var/lib/dkms/mok.key");
+  auto before = test::file_text(dir.path() / "var/lib/dkms/mok.key");
   CHECK_THROWS_WITH(install::generate_signing_key(root, key, "again"), Catch::Contains("never replaces"));
-  CHECK(slurp(dir.path() / "var/lib/dkms/mok.key") == before);
+  CHECK(test::file_text(dir.path() / "var/lib/dkms/mok.key") == before);
 }
 
 TEST_CASE("a key pair from openssl is accepted; missing, mismatched and damaged ones are refused", "[install][signing]") {
@@ -134,7 +129,7 @@ TEST_CASE("the key comes from the options, else DKMS's configuration, else DKMS'
   });
   REQUIRE(changes.size() == 1);
   CHECK(changes[0].action == "created");
-  CHECK_THAT(slurp(dir.path() / "etc/dkms/framework.conf.d/ibdriver.conf"),
+  CHECK_THAT(test::file_text(dir.path() / "etc/dkms/framework.conf.d/ibdriver.conf"),
              Catch::Contains("mok_signing_key=\"/srv/k\"\nmok_certificate=\"/srv/c\"\n"));
   CHECK(install::dkms_signing_configured(root, chosen));
   install::configure_dkms_signing(root, chosen, [&](const install::ConfigChange& change) { changes.push_back(change); });

@@ -20,6 +20,7 @@
 #include "install/rpm_lock.hpp"
 #include "install/rpm_package_manager.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 namespace fs = std::filesystem;
@@ -41,11 +42,6 @@ fs::path make_rpm_repo(const fs::path& out, const Argv& extra = {}) {
 void require_tool(const std::string& tool) {
   INFO(tool << " is not installed: ci/install-deps installs it (Debian packages dnf, zypper, createrepo-c, rpm)");
   REQUIRE(install::find_program(tool).has_value());
-}
-
-std::string read(const fs::path& file) {
-  std::ifstream in(file);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // The files below `root` that are not the package managers' own state (rpmdb, caches, logs).
@@ -70,7 +66,7 @@ void install_and_remove(install::RpmFrontEnd tool, const fs::path& root_dir) {
   install::RpmPackageManager packages(tool, root, settings, "9");
   auto files = packages.add_repository({"ibdriver", bundle_rpms});
   REQUIRE(files.size() == 1);
-  CHECK_THAT(read(root.path(files[0])), Catch::Contains("[ibdriver]") && Catch::Contains(repo.string()) && Catch::Contains("gpgcheck=0"));
+  CHECK_THAT(test::file_text(root.path(files[0])), Catch::Contains("[ibdriver]") && Catch::Contains(repo.string()) && Catch::Contains("gpgcheck=0"));
   CHECK(fs::exists(repo / "repodata" / "repomd.xml"));  // made by createrepo_c
   CHECK(packages.not_installed(test_set) == test_set);
 

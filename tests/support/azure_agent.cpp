@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <regex>
-#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -13,6 +12,7 @@
 
 #include "core/files.hpp"
 #include "core/text.hpp"
+#include "support/tools.hpp"
 
 namespace ibdriver::test {
 namespace fs = std::filesystem;
@@ -234,10 +234,7 @@ std::vector<std::string> files_containing(const fs::path& folder, const std::str
   for (fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, error), end; !error && it != end;
        it.increment(error)) {
     if (!it->is_regular_file(error) || it->file_size(error) > (64U << 20U)) continue;
-    std::ifstream in(it->path(), std::ios::binary);
-    std::stringstream content;
-    content << in.rdbuf();
-    if (content.str().find(needle) != std::string::npos) found.push_back(it->path().string());
+    if (file_text(it->path()).find(needle) != std::string::npos) found.push_back(it->path().string());
   }
   return found;
 }

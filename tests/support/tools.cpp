@@ -1,5 +1,7 @@
 #include "support/tools.hpp"
 
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 namespace ibdriver::test {
@@ -10,6 +12,11 @@ ProcessResult run_ibdriver(std::vector<std::string> arguments, std::vector<std::
   options.time_limit = std::chrono::seconds(120);
   options.extra_environment = std::move(environment);
   return run_process(arguments, options);
+}
+
+std::string file_text(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 void make_archive(const std::string& kind, const std::filesystem::path& output, const std::vector<std::string>& extra) {
