@@ -132,7 +132,7 @@ Catalog load_catalog(const std::optional<std::filesystem::path>& overlay) {
   try {
     content = read_file(*overlay, max_catalog_bytes);
   } catch (const Error& error) {
-    throw Error(ExitCode::usage, fmt::format("cannot read the catalog given with --catalog: {}", error.what()),
+    throw Error(ExitCode::usage, fmt::format("cannot read the extra catalog file: {}", error.what()),
                 "check the path and permissions of the file");
   }
   Catalog extra = parse_catalog(content, overlay->string());
@@ -145,15 +145,15 @@ DriverRelease pinned_release(const std::string& url, const std::string& sha256) 
   DriverRelease release;
   release.url = url;
   release.sha256 = text::to_lower(sha256);
-  release.origin = "--driver-url";
-  release.source = "pinned on the command line";
+  release.origin = "pinned URL";
+  release.source = "pinned by URL and SHA-256";
   release.min_generation = platform::ConnectXGeneration::connectx3;
   if (!is_sha256_hex(release.sha256)) {
-    throw Error(ExitCode::usage, fmt::format("--sha256 \"{}\" is not 64 hexadecimal digits", text::printable(sha256, 80)),
+    throw Error(ExitCode::usage, fmt::format("the SHA-256 \"{}\" is not 64 hexadecimal digits", text::printable(sha256, 80)),
                 "give the SHA-256 published with the driver bundle (sha256sum FILE)");
   }
   if (url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0 && url.rfind("file://", 0) != 0) {
-    throw Error(ExitCode::usage, fmt::format("--driver-url \"{}\" is not an http(s) URL", text::printable(text::redact_url(url))));
+    throw Error(ExitCode::usage, fmt::format("the driver URL \"{}\" is not an http(s) URL", text::printable(text::redact_url(url))));
   }
   auto name = release.file_name();
   static const std::regex mofed(R"(MLNX_OFED_LINUX-([0-9][0-9A-Za-z.\-]*?)-([a-z]+[0-9][0-9a-z.]*)-x86_64\.(tgz|tar\.gz))");
@@ -176,7 +176,7 @@ DriverRelease pinned_release(const std::string& url, const std::string& sha256) 
   } else {
     throw Error(ExitCode::usage,
                 fmt::format("cannot tell what kind of driver bundle \"{}\" is", text::printable(name)),
-                "--driver-url must name an MLNX_OFED tarball (.tgz) or a DOCA-host package (.deb/.rpm)");
+                "the driver URL must name an MLNX_OFED tarball (.tgz) or a DOCA-host package (.deb/.rpm)");
   }
   return release;
 }

@@ -27,7 +27,7 @@ struct DriverRelease {
   std::optional<platform::ConnectXGeneration> max_generation;
   std::optional<unsigned long long> size_bytes;
   std::string source;  // where the row's facts come from
-  std::string origin;  // "built-in", the overlay file, or "--driver-url"
+  std::string origin;  // "built-in", the overlay file, or "pinned URL"
 
   std::string file_name() const;  // the last path segment of the URL, without any query
   bool supports(platform::ConnectXGeneration generation) const;

@@ -103,10 +103,10 @@ std::string supported_os_summary(const Catalog& catalog) {
 }
 
 Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
-  const std::string hint =
-      "pin a driver with --driver-url URL --sha256 HEX, or add a catalog row with --catalog FILE";
+  const std::string hint = "pin a driver bundle by URL and SHA-256, or add a catalog row for this OS";
+  const Remedies remedies{{Knob::driver_url, {}}, {Knob::catalog_file, {}}};
   if (request.os_id.empty()) {
-    throw Error(ExitCode::os_not_supported, "no driver can be chosen for an OS that could not be identified", hint);
+    throw Error(ExitCode::os_not_supported, "no driver can be chosen for an OS that could not be identified", hint, remedies);
   }
   const bool rhel_like = in_rhel_family(request);
 
@@ -127,7 +127,7 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
     throw Error(ExitCode::os_not_supported,
                 fmt::format("the catalog has no driver release for {}{}; it has releases for: {}", os_name(request), reason,
                             supported_os_summary(catalog)),
-                hint);
+                hint, remedies);
   }
 
   std::vector<Candidate> candidates;
@@ -157,7 +157,7 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
     throw Error(ExitCode::os_not_supported,
                 fmt::format("the catalog has no {} on {}{}; releases for this OS: {}", wanted, os_name(request), extra,
                             fmt::join(versions, ", ")),
-                hint);
+                hint, remedies);
   }
 
   std::stable_sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
@@ -191,7 +191,7 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
       break;
   }
   if (chosen.origin != "built-in") resolution.rule += fmt::format(", from {}", chosen.origin);
-  if (request.driver_version) resolution.rule += fmt::format(", pinned with --driver-version {}", *request.driver_version);
+  if (request.driver_version) resolution.rule += fmt::format(", pinned to version {}", *request.driver_version);
   return resolution;
 }
 

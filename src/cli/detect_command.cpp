@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/remedy_text.hpp"
 #include "cli/commands.hpp"
 #include "cli/text_report.hpp"
 #include "core/log.hpp"
@@ -23,7 +24,8 @@ Command add_detect_command(CLI::App& app, GlobalOptions& global) {
             std::fflush(stdout);
             if (const auto* failure = report.first_failure()) {
               log::error(fmt::format("{} check failed: {}", failure->name, failure->message));
-              if (!failure->hint.empty()) log::info(fmt::format("hint: {}", failure->hint));
+              auto hint = hint_with_flags(failure->hint, failure->remedies);
+              if (!hint.empty()) log::info(fmt::format("hint: {}", hint));
             }
             return report.exit_code();
           }};

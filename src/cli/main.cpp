@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/version.hpp"
+#include "cli/remedy_text.hpp"
 
 namespace {
 
@@ -28,8 +29,8 @@ ExitCode report(const std::exception_ptr& error) {
   auto report = report_error(error);
   log::error(report.summary());
   for (const auto& link : report.chain) {
-    if (!link.hint.empty()) {
-      log::info(fmt::format("hint: {}", link.hint));
+    if (!link.hint.empty() || !link.remedies.empty()) {
+      log::info(fmt::format("hint: {}", cli::hint_with_flags(link.hint, link.remedies)));
       break;
     }
   }

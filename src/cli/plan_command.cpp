@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/remedy_text.hpp"
 #include "cli/commands.hpp"
 #include "cli/text_report.hpp"
 #include "core/log.hpp"
@@ -22,7 +23,8 @@ Command add_plan_command(CLI::App& app, GlobalOptions& global) {
             std::fflush(stdout);
             if (plan.exit_code != ExitCode::success) {
               log::error(plan.failure);
-              if (!plan.failure_hint.empty()) log::info(fmt::format("hint: {}", plan.failure_hint));
+              auto hint = hint_with_flags(plan.failure_hint, plan.failure_remedies);
+              if (!hint.empty()) log::info(fmt::format("hint: {}", hint));
             }
             return plan.exit_code;
           }};

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace ibdriver {
 
@@ -19,8 +20,36 @@ std::string_view describe(ExitCode code) {
   return "unknown exit code";
 }
 
-Error::Error(ExitCode code, const std::string& what_failed, std::string hint)
-    : std::runtime_error(what_failed), code_(code), hint_(std::move(hint)) {}
+Error::Error(ExitCode code, const std::string& what_failed, std::string hint, Remedies remedies)
+    : std::runtime_error(what_failed), code_(code), hint_(std::move(hint)), remedies_(std::move(remedies)) {}
+
+std::string_view knob_id(Knob knob) {
+  switch (knob) {
+    case Knob::skip_vmbus_check: return "skip_vmbus_check";
+    case Knob::skip_device_check: return "skip_device_check";
+    case Knob::skip_os_check: return "skip_os_check";
+    case Knob::skip_vm_size_check: return "skip_vm_size_check";
+    case Knob::imds_url: return "imds_url";
+    case Knob::driver_url: return "driver_url";
+    case Knob::driver_version: return "driver_version";
+    case Knob::catalog_file: return "catalog_file";
+    case Knob::ca_bundle: return "ca_bundle";
+    case Knob::lock_wait: return "lock_wait";
+    case Knob::kernel: return "kernel";
+    case Knob::mok_key_pair: return "mok_key_pair";
+    case Knob::generate_mok_key: return "generate_mok_key";
+    case Knob::expect_link_layer: return "expect_link_layer";
+    case Knob::validate_wait: return "validate_wait";
+    case Knob::skip_validation: return "skip_validation";
+    case Knob::os_spec: return "os_spec";
+    case Knob::bundle_sha256: return "bundle_sha256";
+    case Knob::install_headers: return "install_headers";
+    case Knob::reload: return "reload";
+  }
+  return "unknown";
+}
+
+void to_json(nlohmann::json& out, const Remedy& remedy) { out = {{"knob", knob_id(remedy.knob)}, {"value", remedy.value}}; }
 
 SystemError::SystemError(ExitCode code, const std::string& what_failed, int error_number, std::string hint)
     : Error(code, fmt::format("{}: {}", what_failed, std::strerror(error_number)), std::move(hint)),
@@ -48,6 +77,7 @@ void collect(const std::exception& error, ErrorReport& report) {
   ErrorLink link{error.what(), {}};
   if (const auto* ours = dynamic_cast<const Error*>(&error)) {
     link.hint = ours->hint();
+    link.remedies = ours->remedies();
   } else if (dynamic_cast<const std::bad_alloc*>(&error) != nullptr) {
     link.message = "out of memory";
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/exit_code.hpp"
+#include "core/remedy.hpp"
 
 namespace ibdriver {
 
@@ -13,13 +14,17 @@ namespace ibdriver {
 // kernel it failed on), what to do about it, and the exit code the process ends with.
 class Error : public std::runtime_error {
  public:
-  Error(ExitCode code, const std::string& what_failed, std::string hint = {});
+  // `hint` says what to do in words that need no front end; `remedies` are the knobs that would also
+  // get past the error, which cli/ words as flags and extension/ as settings.
+  Error(ExitCode code, const std::string& what_failed, std::string hint = {}, Remedies remedies = {});
   ExitCode code() const noexcept { return code_; }
   const std::string& hint() const noexcept { return hint_; }
+  const Remedies& remedies() const noexcept { return remedies_; }
 
  private:
   ExitCode code_;
   std::string hint_;
+  Remedies remedies_;
 };
 
 // A failed system call: carries errno.
@@ -51,6 +56,7 @@ class FileError : public SystemError {
 struct ErrorLink {
   std::string message;
   std::string hint;
+  Remedies remedies;
 };
 
 // Flattens a (possibly nested) exception into its links and the exit code to end with.

@@ -92,12 +92,39 @@ std::optional<int> read_mrseq(const HandlerContext& context) {
   return text::parse_decimal(*text);
 }
 
-std::string failure_message(const ErrorReport& report) {
-  auto message = report.summary();
-  for (const auto& link : report.chain) {
-    if (!link.hint.empty()) return fmt::format("{} (what to do: {})", message, link.hint);
+// The extension takes settings, not flags: a remedy is worded as the setting that applies it, and one
+// no setting reaches (a lock wait, a kernel) as what to change.
+std::string setting_for(const Remedy& remedy) {
+  switch (remedy.knob) {
+    case Knob::skip_vmbus_check: return "set \"skipVmbusCheck\": true";
+    case Knob::skip_device_check: return "set \"skipDeviceCheck\": true";
+    case Knob::skip_os_check: return "set \"skipOsCheck\": true";
+    case Knob::skip_vm_size_check: return "set \"skipVmSizeCheck\": true";
+    case Knob::driver_url: return "set \"driverUrl\" with \"sha256\"";
+    case Knob::driver_version: return fmt::format("set \"driverVersion\": \"{}\"", remedy.value.empty() ? "VERSION" : remedy.value);
+    case Knob::expect_link_layer: return fmt::format("set \"expectLinkLayer\": \"{}\"", remedy.value);
+    case Knob::skip_validation: return "set \"validate\": false";
+    default: return {};
   }
-  return message;
+}
+
+std::string with_settings(const std::string& message, const std::string& hint, const Remedies& remedies) {
+  std::string settings;
+  for (const auto& remedy : remedies) {
+    auto text = setting_for(remedy);
+    if (text.empty()) continue;
+    settings += settings.empty() ? text : " or " + text;
+  }
+  std::string advice = hint;
+  if (!settings.empty()) advice = advice.empty() ? settings : fmt::format("{}; or {}", advice, settings);
+  return advice.empty() ? message : fmt::format("{} (what to do: {})", message, advice);
+}
+
+std::string failure_message(const ErrorReport& report) {
+  for (const auto& link : report.chain) {
+    if (!link.hint.empty() || !link.remedies.empty()) return with_settings(report.summary(), link.hint, link.remedies);
+  }
+  return report.summary();
 }
 
 // The status file of one operation: one substatus per stage, rewritten as the stages advance.
@@ -203,15 +230,7 @@ ExitCode enable(const HandlerContext& context, const HandlerOptions& options, co
   auto plan = pipeline::make_plan(options.root, install.fetch.plan);
   if (plan.exit_code != ExitCode::success || !plan.resolution) {
     auto code = plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code;
-    auto hint = plan.failure_hint;
-    // The extension takes settings, not flags.
-    for (const auto& [flag, setting] : {std::pair{"pass --skip-vmbus-check", "set \"skipVmbusCheck\": true"},
-                                        std::pair{"pass --skip-device-check", "set \"skipDeviceCheck\": true"},
-                                        std::pair{"pass --skip-os-check", "set \"skipOsCheck\": true"},
-                                        std::pair{"pass --skip-vm-size-check", "set \"skipVmSizeCheck\": true"}}) {
-      if (auto at = hint.find(flag); at != std::string::npos) hint.replace(at, std::strlen(flag), setting);
-    }
-    auto message = hint.empty() ? plan.failure : fmt::format("{} (what to do: {})", plan.failure, hint);
+    auto message = with_settings(plan.failure, plan.failure_hint, plan.failure_remedies);
     log::error(message);
     status.fail(code, message);
     return code;

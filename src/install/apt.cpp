@@ -39,7 +39,7 @@ std::string apt_errors(const ProcessResult& result) {
 AptPackageManager::AptPackageManager(const SystemRoot& root, const PackageManagerSettings& settings)
     : root_(root), settings_(settings) {
   if (!root_.is_host_root()) {
-    throw Error(ExitCode::usage, "installing packages needs --root / (run ibdriver inside the chroot instead)",
+    throw Error(ExitCode::usage, "installing packages with apt needs the system root to be / (run ibdriver inside the chroot instead)",
                 "apt and dpkg change the system they run on");
   }
 }

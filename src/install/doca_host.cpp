@@ -54,7 +54,7 @@ DocaHostBundle inspect_doca_host_bundle(const fs::path& unpacked, const fs::path
     throw Error(ExitCode::operation_failed,
                 fmt::format("{} is not a DOCA-host repository package: it carries no local {} repository", release.file_name(),
                             format == PackageFormat::rpm ? "rpm-md (repodata/)" : "apt (Packages)"),
-                "check the catalog row or --driver-url: DOCA-host bundles are doca-host_*.deb / doca-host-*.rpm");
+                "check the catalog row or the pinned URL: DOCA-host bundles are doca-host_*.deb / doca-host-*.rpm");
   }
   return bundle;
 }

@@ -24,7 +24,7 @@ std::unique_ptr<PackageManager> make_package_manager(platform::PackageFamily fam
     case platform::PackageFamily::unknown: break;
   }
   throw Error(ExitCode::os_not_supported, "this OS has no package manager ibdriver knows (apt, dnf, yum, zypper, tdnf)",
-              "use `ibdriver fetch --unpack-to DIR` and the bundle's own installer");
+              "unpack the bundle (`ibdriver fetch` can) and use its own installer");
 }
 
 }  // namespace ibdriver::install

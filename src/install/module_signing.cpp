@@ -173,7 +173,7 @@ SigningKey resolve_signing_key(const SystemRoot& root, const SigningSettings& se
   SigningKey result{key.value_or(dkms_default_key), certificate.value_or(dkms_default_certificate), origin};
   if (settings.key) result.key = *settings.key;
   if (settings.certificate) result.certificate = *settings.certificate;
-  if (settings.key || settings.certificate) result.origin = "--mok-key/--mok-cert";
+  if (settings.key || settings.certificate) result.origin = "the key pair given";
   return result;
 }
 
@@ -227,7 +227,7 @@ void generate_signing_key(const SystemRoot& root, const SigningKey& key, std::st
   for (const auto& file : {key_file, certificate_file}) {
     if (fs::exists(fs::symlink_status(file, error))) {
       throw Error(ExitCode::operation_failed, fmt::format("{} exists: ibdriver never replaces a signing key", file.string()),
-                  "use it with --mok-key/--mok-cert, or move it away to have another pair made");
+                  "use that key pair, or move it away to have another pair made", {{Knob::mok_key_pair, {}}});
     }
   }
   auto private_key = new_rsa_key(2048);
@@ -409,14 +409,15 @@ std::optional<SigningPlan> prepare_signing(const SystemRoot& root, const Signing
   }
   auto steps = enrolment_steps(plan.key, plan.check.der);
   if (!plan.check.usable()) {
-    auto generate_hint = absent ? fmt::format("run `ibdriver install --generate-mok-key` to create {} and {}, then ",
-                                              plan.key.key, plan.key.certificate)
+    auto generate_hint = absent ? fmt::format("have ibdriver generate {} and {}, then ", plan.key.key, plan.key.certificate)
                                 : std::string();
+    Remedies remedies{{Knob::mok_key_pair, {}}};
+    if (absent) remedies.insert(remedies.begin(), Remedy{Knob::generate_mok_key, {}});
     throw Error(ExitCode::operation_failed,
                 fmt::format("Secure Boot needs signed modules, but the MOK key from {} is not usable: {}", plan.key.origin,
                             plan.check.problem),
-                fmt::format("{}{}; or point --mok-key/--mok-cert at a key pair MOK already holds. Nothing was installed",
-                            generate_hint, steps));
+                fmt::format("{}{}; or use a key pair MOK already holds. Nothing was installed", generate_hint, steps),
+                std::move(remedies));
   }
   for (const auto& kernel : kernels) {
     if (!find_sign_file(root, kernel)) {

@@ -43,7 +43,7 @@ MofedBundle inspect_mofed_bundle(const fs::path& unpacked, const catalog::Driver
   if (bundle.top.empty()) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("{} holds no MLNX_OFED_LINUX-* folder", release.file_name()),
-                "the file is not an MLNX_OFED tarball: check the catalog row or --driver-url");
+                "the file is not an MLNX_OFED tarball: check the catalog row or the pinned URL");
   }
   bundle.version = first_line(bundle.top / ".mlnx");
   bundle.label = first_line(bundle.top / "distro");

@@ -68,7 +68,8 @@ void wait_for_rpm_locks(const SystemRoot& root, const RpmLocks& locks, std::chro
     if (std::chrono::steady_clock::now() >= deadline) {
       throw Error(ExitCode::operation_failed,
                   fmt::format("the package database is still locked after {} s ({})", timeout.count(), describe(*holder)),
-                  "let that package manager finish (or stop it), then run ibdriver again; --lock-wait S waits longer");
+                  "let that package manager finish (or stop it), then run ibdriver again, or wait longer",
+                  Remedies{{Knob::lock_wait, std::to_string(2 * timeout.count())}});
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     holder = rpm_lock_holder(root, locks);

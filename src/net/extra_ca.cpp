@@ -52,11 +52,11 @@ void check_ca_file(const std::filesystem::path& pem_file) {
   int count = add_certificates(pem_file, nullptr);
   if (count < 0) {
     throw Error(ExitCode::usage, fmt::format("cannot read the CA bundle {}", pem_file.string()),
-                "--ca-bundle takes a readable PEM file of CA certificates");
+                "the extra CA bundle must be a readable PEM file of CA certificates");
   }
   if (count == 0) {
     throw Error(ExitCode::usage, fmt::format("{} holds no PEM certificate", pem_file.string()),
-                "--ca-bundle takes a PEM file (-----BEGIN CERTIFICATE-----)");
+                "the extra CA bundle must be a PEM file (-----BEGIN CERTIFICATE-----)");
   }
 }
 

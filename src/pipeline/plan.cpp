@@ -33,29 +33,30 @@ struct Chosen {
   std::optional<catalog::Resolution> resolution;
   std::string failure;
   std::string hint;
+  Remedies remedies;
 };
 
 // The driver for this machine: the pinned one, or the catalog's choice.
 Chosen choose_release(const platform::PlatformReport& report, const PlanOptions& options, const catalog::Catalog& catalog) {
   if (options.driver_url) {
     return {catalog::Resolution{catalog::pinned_release(*options.driver_url, options.sha256.value_or("")),
-                                "pinned with --driver-url and --sha256"},
-            {}, {}};
+                                "pinned by URL and SHA-256"},
+            {}, {}, {}};
   }
   try {
-    return {catalog::resolve(catalog, resolve_request(report, options)), {}, {}};
+    return {catalog::resolve(catalog, resolve_request(report, options)), {}, {}, {}};
   } catch (const Error& error) {
-    return {std::nullopt, error.what(), error.hint()};
+    return {std::nullopt, error.what(), error.hint(), error.remedies()};
   }
 }
 
 void validate_usage(const PlanOptions& options) {
   if (options.driver_url.has_value() != options.sha256.has_value()) {
-    throw Error(ExitCode::usage, "--driver-url and --sha256 go together",
-                "give the SHA-256 of the bundle at --driver-url, so its bytes can be verified");
+    throw Error(ExitCode::usage, "a driver URL and its SHA-256 go together",
+                "give the SHA-256 of the bundle at the URL, so its bytes can be verified", {{Knob::driver_url, {}}});
   }
   if (options.driver_url && options.driver_version) {
-    throw Error(ExitCode::usage, "--driver-version cannot be combined with --driver-url",
+    throw Error(ExitCode::usage, "a driver version cannot be combined with a driver URL",
                 "use one: a catalog version, or a URL with its SHA-256");
   }
 }
@@ -92,6 +93,7 @@ platform::PlatformReport detect_with(const SystemRoot& root, const PlanOptions& 
         os_check->state = CheckState::failed;
         os_check->message = chosen.failure;
         os_check->hint = chosen.hint;
+        os_check->remedies = chosen.remedies;
       }
     } else if (os_check->state == CheckState::passed) {
       os_check->message += fmt::format("; driver {} {}", to_string(chosen.resolution->release.kind),
@@ -137,6 +139,7 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
     plan.exit_code = failure->failure_code;
     plan.failure = failure->message;
     plan.failure_hint = failure->hint;
+    plan.failure_remedies = failure->remedies;
     return plan;
   }
   auto chosen = choose_release(plan.platform, options, catalog);
@@ -144,6 +147,7 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
     plan.exit_code = ExitCode::os_not_supported;
     plan.failure = chosen.failure;
     plan.failure_hint = chosen.hint;
+    plan.failure_remedies = chosen.remedies;
     return plan;
   }
   plan.resolution = chosen.resolution;
@@ -184,7 +188,7 @@ void to_json(nlohmann::json& out, const Plan& plan) {
   }
   out["configuration"] = changes;
   out["exit_code"] = to_int(plan.exit_code);
-  out["error"] = plan.failure.empty() ? Json(nullptr) : Json({{"message", plan.failure}, {"hint", plan.failure_hint}});
+  out["error"] = plan.failure.empty() ? Json(nullptr) : Json({{"message", plan.failure}, {"hint", plan.failure_hint}, {"remedies", plan.failure_remedies}});
 }
 
 }  // namespace ibdriver::pipeline

@@ -43,6 +43,7 @@ struct Plan {
   ExitCode exit_code = ExitCode::success;
   std::string failure;  // the message behind a non-zero exit_code
   std::string failure_hint;
+  Remedies failure_remedies;
 };
 
 // Runs detection, then (unless a check already failed) resolution against the catalog. The catalog

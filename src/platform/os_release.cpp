@@ -139,8 +139,9 @@ OsRelease parse_os_release(std::string_view content, std::string_view source_nam
                                            }());
     throw Error(ExitCode::os_not_supported,
                 fmt::format("{} does not name the OS: no ID= line ({})", source_name, seen),
-                "an image that cannot be identified is not supported; check /etc/os-release, or pass "
-                "--skip-os-check with --driver-url and --sha256 to choose the driver yourself");
+                "an image that cannot be identified is not supported; check /etc/os-release, or skip the OS check and choose the "
+                "driver yourself (a bundle URL with its SHA-256)",
+                {{Knob::skip_os_check, {}}, {Knob::driver_url, {}}});
   }
   return os;
 }
@@ -166,7 +167,7 @@ OsRelease read_os_release(const SystemRoot& root) {
   }
   throw Error(ExitCode::os_not_supported,
               fmt::format("the OS cannot be identified: neither {} exists", fmt::join(tried, " nor ")),
-              "every supported OS ships /etc/os-release; is --root pointing at a system root?");
+              "every supported OS ships /etc/os-release; is the system root the right folder?");
 }
 
 }  // namespace ibdriver::platform

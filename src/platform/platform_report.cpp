@@ -54,11 +54,11 @@ Check make_check(const char* name, ExitCode code, bool skipped) {
   check.name = name;
   check.failure_code = code;
   check.state = skipped ? CheckState::skipped : CheckState::passed;
-  if (skipped) check.message = fmt::format("skipped (--skip-{}-check)", std::string_view(name) == "vm-size" ? "vm-size" : name);
+  if (skipped) check.message = "skipped";
   return check;
 }
 
-void fail(Check& check, std::string message, std::string hint) {
+void fail(Check& check, std::string message, std::string hint, Remedies remedies) {
   if (check.state == CheckState::skipped) {
     check.message = fmt::format("skipped; would fail: {}", message);
     return;
@@ -66,13 +66,14 @@ void fail(Check& check, std::string message, std::string hint) {
   check.state = CheckState::failed;
   check.message = std::move(message);
   check.hint = std::move(hint);
+  check.remedies = std::move(remedies);
 }
 
 Check vmbus_check(const HyperV& hyperv, bool skip) {
   Check check = make_check("vmbus", ExitCode::no_vmbus, skip);
   if (!hyperv.vmbus) {
     fail(check, "no VMBus devices under /sys/bus/vmbus/devices: this is not a Hyper-V/Azure VM, or hv_vmbus is not loaded",
-         "run ibdriver on an Azure VM, load hv_vmbus, or pass --skip-vmbus-check");
+         "run ibdriver on an Azure VM, or load hv_vmbus", {{Knob::skip_vmbus_check, {}}});
   } else if (!skip) {
     check.message = fmt::format("{} VMBus devices", hyperv.vmbus_devices);
   }
@@ -89,7 +90,7 @@ Check device_check(const PciScan& pci, bool skip) {
                                          pci.mellanox.size());
     if (!pci.ignored.empty()) seen += fmt::format("; {} device(s) with unreadable sysfs entries ignored", pci.ignored.size());
     fail(check, fmt::format("no Mellanox InfiniBand device: {}", seen),
-         "use an InfiniBand VM size (H- or N-series with 'r'), or pass --skip-device-check");
+         "use an InfiniBand VM size (H- or N-series with 'r')", {{Knob::skip_device_check, {}}});
   } else if (!skip) {
     const auto* first = infiniband.front();
     check.message = fmt::format("{} InfiniBand device(s), first {} {}", infiniband.size(), first->address,
@@ -116,7 +117,7 @@ PlatformReport detect_platform(const SystemRoot& root, const DetectOptions& opti
     report.os = read_os_release(root);
     if (!options.skip_os_check) os_check.message = report.os->pretty_name.empty() ? report.os->id : report.os->pretty_name;
   } catch (const Error& error) {
-    fail(os_check, error.what(), error.hint());
+    fail(os_check, error.what(), error.hint(), error.remedies());
   }
   report.checks.push_back(os_check);
 
@@ -129,10 +130,10 @@ PlatformReport detect_platform(const SystemRoot& root, const DetectOptions& opti
         size_check.message = report.vm_size->reason;
       } else {
         fail(size_check, fmt::format("{}: not an SR-IOV InfiniBand size", report.vm_size->reason),
-             "resize to an H- or N-series 'r' size (e.g. Standard_HB120rs_v3), or pass --skip-vm-size-check");
+             "resize to an H- or N-series 'r' size (e.g. Standard_HB120rs_v3)", {{Knob::skip_vm_size_check, {}}});
       }
     } catch (const Error& error) {
-      fail(size_check, error.what(), error.hint());
+      fail(size_check, error.what(), error.hint(), error.remedies());
     }
   }
   report.checks.push_back(size_check);
@@ -191,7 +192,8 @@ void to_json(nlohmann::json& out, const PlatformReport& report) {
                       {"state", std::string(to_string(check.state))},
                       {"exit_code", to_int(check.failure_code)},
                       {"message", check.message},
-                      {"hint", check.hint}});
+                      {"hint", check.hint},
+                      {"remedies", check.remedies}});
   }
   out["checks"] = checks;
   out["exit_code"] = to_int(report.exit_code());

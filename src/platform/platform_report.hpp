@@ -12,6 +12,7 @@
 #include "platform/kernels.hpp"
 #include "platform/os_release.hpp"
 #include "platform/pci.hpp"
+#include "core/remedy.hpp"
 #include "platform/secure_boot.hpp"
 #include "platform/vm_size.hpp"
 
@@ -27,6 +28,7 @@ struct Check {
   ExitCode failure_code = ExitCode::operation_failed;
   std::string message;
   std::string hint;
+  Remedies remedies;  // the knobs that would get past it (a skip, a test IMDS)
 };
 
 struct DetectOptions {

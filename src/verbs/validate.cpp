@@ -64,11 +64,13 @@ ValidationReport judge(const std::vector<DeviceInfo>& devices, LinkLayer expect)
   if (!wrong_layer.empty()) {
     report.message = fmt::format("no {} port is ACTIVE; ACTIVE on another link layer: {} ({})", layer_name(expect),
                                  fmt::join(wrong_layer, ", "), fmt::join(seen, "; "));
-    report.hint = "an Ethernet (RoCE) port is not InfiniBand: check the VM size; pass --expect-link-layer any to accept it";
+    report.hint = "an Ethernet (RoCE) port is not InfiniBand: check the VM size, or accept any link layer";
+    report.remedies = {{Knob::expect_link_layer, "any"}};
   } else {
     report.message = fmt::format("no port is ACTIVE: {}", fmt::join(seen, "; "));
-    report.hint = "a port in INIT or ARMED waits for the subnet manager (Azure's fabric brings it up within a minute: try "
-                  "--wait 120); DOWN means no link: check `ibstat` and the VM's InfiniBand network";
+    report.hint = "a port in INIT or ARMED waits for the subnet manager (Azure's fabric brings it up within a minute: wait "
+                  "longer); DOWN means no link: check `ibstat` and the VM's InfiniBand network";
+    report.remedies = {{Knob::validate_wait, "120"}};
   }
   return report;
 }
@@ -85,11 +87,11 @@ ValidationReport validate(const ValidationOptions& options) {
 }
 
 void require_passed(const ValidationReport& report) {
-  if (!report.passed) throw Error(ExitCode::operation_failed, fmt::format("validation failed: {}", report.message), report.hint);
+  if (!report.passed) throw Error(ExitCode::operation_failed, fmt::format("validation failed: {}", report.message), report.hint, report.remedies);
 }
 
 void to_json(nlohmann::json& json, const ValidationReport& report) {
-  json = {{"passed", report.passed}, {"message", report.message}, {"hint", report.hint}, {"devices", report.devices}};
+  json = {{"passed", report.passed}, {"message", report.message}, {"hint", report.hint}, {"remedies", report.remedies}, {"devices", report.devices}};
 }
 
 }  // namespace ibdriver::verbs

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/remedy.hpp"
+
 #include "verbs/verbs_library.hpp"
 
 namespace ibdriver::verbs {
@@ -23,6 +25,7 @@ struct ValidationReport {
   bool passed = false;
   std::string message;  // which port passed, or why none did
   std::string hint;
+  Remedies remedies;
 };
 void to_json(nlohmann::json& json, const ValidationReport& report);
 
