@@ -1,6 +1,7 @@
 // The distro packages a bundle upgrades in place (install/replaced_packages.hpp): which they are, read
 // from the bundle's real Packages index (tests/fixtures/make_mofed_bundle.py) and dpkg-query's answer,
 // and their .deb kept from apt's cache.
+#include <algorithm>
 #include <fstream>
 
 #include <catch2/catch.hpp>
