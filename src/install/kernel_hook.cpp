@@ -34,7 +34,7 @@ bool safe_module_name(const std::string& name) {
 }
 
 // The script; {modules} is filled in. POSIX sh; shellcheck-clean (tests/install/test_kernel_hook.cpp).
-constexpr const char* script_template = R"(#!/bin/sh
+constexpr const char* script_template = R"SH(#!/bin/sh
 # Installed by ibdriver (removed by `ibdriver uninstall`; `ibdriver repair` writes it again).
 # Builds the driver bundle's DKMS modules for a newly installed kernel in dependency order, before
 # DKMS's own hook: DKMS's autoinstall orders by name and declared BUILD_DEPENDS only, and NVIDIA's ULP
@@ -66,7 +66,7 @@ for module in $modules; do
   fi
 done
 exit 0
-)";
+)SH";
 
 }  // namespace
 
