@@ -16,8 +16,11 @@ namespace ibdriver::install {
 // (dkms exits 11, run-parts fails, the kernel package's configure fails: real-bundles.md, Azure's
 // images). An /etc/dkms/<module>.conf override does not help with Debian 12's dkms 3.0.10: autoinstall()
 // reads each dkms.conf through read_conf with $module unset, so the /etc/dkms/$module.conf it sources
-// there is "/etc/dkms/.conf" (dkms 3.0.10 read_conf and autoinstall; tested in ci/dkms-hook-test).
-// Editing the registered dkms.conf changes a file the package owns and is lost on upgrade. This hook
+// there is "/etc/dkms/.conf" (dkms 3.0.10 read_conf and autoinstall).
+// Debian 11's dkms 2.8.4 ignores it the same way (and its hook then exits 0 with the ULP unbuilt);
+// Debian 13's dkms 3.2.2 does read it (all three tested by hand and in ci/dkms-hook-test), so an override
+// file alone would fix only 13. Editing the registered dkms.conf changes a file the package owns and is
+// lost on upgrade. This hook
 // is ibdriver's own file, names modules, not versions (it builds the newest version DKMS has registered,
 // as autoinstall does), so a driver upgrade keeps it right; `repair` re-applies it.
 //
