@@ -118,6 +118,7 @@ DkmsBuildOrder dkms_build_order(std::vector<BundleDkmsModule> modules, const std
   }
   if (auto cycle = find_cycle(graph); !cycle.empty()) {
     std::vector<std::string> named;
+    named.reserve(cycle.size());
     for (auto at : cycle) named.push_back(fmt::format("{} ({})", modules[at].conf.name, modules[at].conf.file));
     refuse(fmt::format("the BUILD_DEPENDS of DKMS modules form a cycle: {}", fmt::join(named, " -> ")));
   }
@@ -156,6 +157,7 @@ std::vector<std::vector<std::string>> install_transactions(const DkmsBuildOrder&
   }
   for (const auto& [package, depth] : package_depth) by_depth[depth].push_back(package);
   std::vector<std::vector<std::string>> transactions;
+  transactions.reserve(by_depth.size());
   for (auto& [depth, packages] : by_depth) transactions.push_back(std::move(packages));
   return transactions;
 }
