@@ -44,9 +44,6 @@ using X509Ptr = openssl::Certificate;
 using ExtensionPtr = openssl::CertificateExtension;
 using BignumPtr = openssl::Bignum;
 using CmsPtr = openssl::Cms;
-using openssl::memory_bio;
-using openssl::parse_certificate;
-using openssl::parse_private_key;
 
 bool is_executable(const SystemRoot& root, const std::string& system_path) {
   auto resolved = root.resolve(system_path);

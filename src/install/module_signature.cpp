@@ -46,7 +46,6 @@ using BignumPtr = openssl::Bignum;
 using CmsPtr = openssl::Cms;
 using openssl::memory_bio;
 using openssl::parse_certificate;
-using openssl::parse_private_key;
 
 
 

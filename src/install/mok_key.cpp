@@ -44,7 +44,6 @@ using X509Ptr = openssl::Certificate;
 using ExtensionPtr = openssl::CertificateExtension;
 using BignumPtr = openssl::Bignum;
 using CmsPtr = openssl::Cms;
-using openssl::memory_bio;
 using openssl::parse_certificate;
 using openssl::parse_private_key;
 
