@@ -29,6 +29,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Where the package files of the distro packages a bundle replaced are kept (system path).
+constexpr const char* replaced_dir = "/var/lib/ibdriver/replaced";
+
 const catalog::DriverRelease& release_of(const StageContext& context) { return context.plan->resolution->release; }
 
 bool is_doca_host(const install::JournalRecord& journal) {
@@ -138,13 +141,18 @@ class PackagesStage : public Stage {
     } else {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
       context.journal.add_repository_files(packages.add_repository({"ibdriver", system_path(context, bundle.repository)}));
+      // The bundle ships rdma-core, libibverbs1... under the distro's names at higher versions: keep
+      // what it replaces (journaled before the upgrade) so uninstall can put the distro's back.
+      auto replaced = packages.would_replace({profile});
+      packages.keep_files(replaced, replaced_dir);
+      context.journal.add_replaced(replaced);
       record(packages.install({profile}));
     }
     return fmt::format("{} installed with {}", profile, packages.name());
   }
   void undo(StageContext& context) override {
     const auto& journal = context.journal.record();
-    if (journal.packages.empty() && journal.repository_files.empty()) return;
+    if (journal.packages.empty() && journal.repository_files.empty() && journal.replaced.empty()) return;
     auto& packages = require_packages(context);
     auto absent = packages.not_installed(journal.packages);
     std::vector<std::string> still_installed;
@@ -153,6 +161,15 @@ class PackagesStage : public Stage {
     }
     packages.remove(still_installed);
     packages.remove_repository(journal.repository_files);
+    auto failed = packages.restore(journal.replaced);
+    for (const auto& name : failed) {
+      auto found = std::find_if(journal.replaced.begin(), journal.replaced.end(), [&](const auto& package) { return package.name == name; });
+      context.undo_failures.push_back(fmt::format("{} {} (the version installed before the bundle replaced it; no kept file or "
+                                                  "repository has it: install it from the distro's archive)",
+                                                  name, found->version));
+    }
+    std::error_code error;
+    if (failed.empty()) fs::remove_all(context.root.path(replaced_dir), error);
   }
 
  private:
