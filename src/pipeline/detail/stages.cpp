@@ -16,6 +16,7 @@
 #include "install/configure.hpp"
 #include "install/dkms_builder.hpp"
 #include "install/doca_host.hpp"
+#include "install/kernel_hook.hpp"
 #include "install/mofed_bundle.hpp"
 #include "install/module_sources.hpp"
 #include "platform/loaded_driver.hpp"
@@ -267,6 +268,10 @@ class ConfigureStage : public Stage {
     if (!install::boot_unit_installed(context.root)) {
       missing.push_back(fmt::format("the boot-time repair ({}) is not enabled", install::boot_unit_name));
     }
+    auto modules = module_names(context);
+    if (!modules.empty() && !install::kernel_hook_installed(context.root, modules)) {
+      missing.push_back("the kernel hook that builds the modules in order for a new kernel is missing or changed");
+    }
     return missing;
   }
   std::string run(StageContext& context) override {
@@ -274,9 +279,20 @@ class ConfigureStage : public Stage {
     context.journal.set_ipoib(context.options->fetch.plan.ipoib);
     install::configure_node(context.root, {context.journal.record().ipoib}, record);
     install::install_boot_unit(context.root, record);
+    // DKMS's autoinstall builds by name on a new kernel: NVIDIA's ULPs before the core, and fail.
+    auto modules = module_names(context);
+    if (!modules.empty()) install::install_kernel_hook(context.root, modules, record);
     return "modules load at boot; RDMA enabled for the Azure agent";
   }
   void undo(StageContext& context) override { install::restore_configuration(context.root, context.journal.record().configuration); }
+
+ private:
+  // The journal's modules, in build order (as journaled).
+  static std::vector<std::string> module_names(const StageContext& context) {
+    std::vector<std::string> names;
+    for (const auto& module : context.journal.record().dkms_modules) names.push_back(module.name);
+    return names;
+  }
 };
 
 class LoadStage : public Stage {
