@@ -134,6 +134,12 @@ class PackagesStage : public Stage {
     auto& packages = require_packages(context);
     const auto& release = release_of(context);
     const auto& profile = context.journal.record().profile;
+    // Real *-dkms packages build in their postinst (dh_dkms), so DKMS's depmod may first index a
+    // kernel here, not in the dkms stage: what has no index now is journaled before apt runs.
+    for (const auto& kernel : context.kernels) {
+      std::error_code error;
+      if (!fs::exists(context.root.path("/lib/modules/" + kernel + "/modules.dep"), error)) context.journal.add_depmod_created(kernel);
+    }
     auto record = [&](const std::vector<std::string>& added) { context.journal.add_packages(added); };
     if (release.kind == catalog::BundleKind::doca_host) {
       auto package_file = unpacked_dir(context) / release.file_name();
