@@ -29,6 +29,23 @@ namespace {
 
 constexpr const char* source_file = "/etc/apt/sources.list.d/ibdriver.list";
 
+// A DKMS build that failed inside a package's postinst (dh_dkms) names its make.log: its last lines
+// say why (the compiler's errors), which apt's own lines do not.
+std::string dkms_make_log_tail(const ProcessResult& result) {
+  static const std::regex make_log(R"((/var/lib/dkms/\S+/make\.log))");
+  for (const auto& stream : {result.out, result.err}) {
+    std::smatch match;
+    if (!std::regex_search(stream, match, make_log)) continue;
+    auto log_text = read_file_if_exists(match[1].str(), 4 * 1024 * 1024);
+    if (!log_text) continue;
+    auto lines = text::split(*log_text, '\n');
+    std::string tail;
+    for (auto line = lines.size() > 12 ? lines.end() - 12 : lines.begin(); line != lines.end(); ++line) tail += "\n  " + std::string(*line);
+    return fmt::format("\n{} ends with:{}", match[1].str(), tail);
+  }
+  return {};
+}
+
 // apt's own error lines ("E: ..."), else the tail of its output.
 std::string apt_errors(const ProcessResult& result) {
   std::vector<std::string> lines;
@@ -245,7 +262,8 @@ std::vector<std::string> AptPackageManager::install_arguments(const std::vector<
   auto result = run_locked(argv);
   if (!result.succeeded()) {
     throw Error(ExitCode::operation_failed,
-                fmt::format("apt-get install {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)),
+                fmt::format("apt-get install {} {}:\n{}{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result),
+                            dkms_make_log_tail(result)),
                 "see the lines above; `apt-get -f install` repairs a half-configured system, then run ibdriver again");
   }
   auto after = run_process({"dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\\n"});
@@ -259,9 +277,7 @@ std::vector<std::string> AptPackageManager::install_arguments(const std::vector<
   return added;
 }
 
-std::vector<ReplacedPackage> AptPackageManager::would_replace(const std::vector<std::string>& packages) {
-  // apt's simulation: "Inst libibverbs1 [44.0-2] (2410mlnx54-1.2410068 ibdriver:./ [amd64])"; the
-  // bracketed version is the one installed now, so the line is an upgrade (or a downgrade) in place.
+std::string AptPackageManager::simulate(const std::vector<std::string>& packages) const {
   std::vector<std::string> argv{"apt-get", "install", "-s", "-q", "--no-install-recommends"};
   argv.insert(argv.end(), packages.begin(), packages.end());
   ProcessOptions options;
@@ -272,9 +288,29 @@ std::vector<ReplacedPackage> AptPackageManager::would_replace(const std::vector<
                 fmt::format("apt-get cannot plan the install of {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)),
                 "see the lines above: a dependency the bundle needs is missing from the configured repositories");
   }
+  return result.out;
+}
+
+std::vector<std::string> AptPackageManager::would_install(const std::vector<std::string>& packages) {
+  // "Inst mlnx-ofed-hpc (24.10-1.1.4.0 ibdriver:./ [all])": no bracketed old version, so it is new.
+  static const std::regex fresh(R"(^Inst (\S+) \()");
+  std::vector<std::string> names;
+  auto output = simulate(packages);
+  for (auto line : text::split(output, '\n')) {
+    std::string copy(line);
+    std::smatch match;
+    if (std::regex_search(copy, match, fresh)) names.push_back(match[1].str());
+  }
+  return names;
+}
+
+std::vector<ReplacedPackage> AptPackageManager::would_replace(const std::vector<std::string>& packages) {
+  // apt's simulation: "Inst libibverbs1 [44.0-2] (2410mlnx54-1.2410068 ibdriver:./ [amd64])"; the
+  // bracketed version is the one installed now, so the line is an upgrade (or a downgrade) in place.
+  auto output = simulate(packages);
   static const std::regex upgrade(R"(^Inst (\S+) \[([^\]]+)\] \(\S+ .*\[(\S+)\]\))");
   std::vector<ReplacedPackage> replaced;
-  for (auto line : text::split(result.out, '\n')) {
+  for (auto line : text::split(output, '\n')) {
     std::string copy(line);
     std::smatch match;
     if (std::regex_search(copy, match, upgrade)) replaced.push_back({match[1].str(), match[2].str(), match[3].str(), {}});

@@ -21,6 +21,7 @@ class AptPackageManager : public PackageManager {
   std::string package_name_of(const std::filesystem::path& package_file) override;
   bool is_source_file(const std::string& path) const override;
   void refresh_source(const std::string& source_file) override;
+  std::vector<std::string> would_install(const std::vector<std::string>& packages) override;
   std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) override;
   void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) override;
   std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) override;
@@ -30,6 +31,8 @@ class AptPackageManager : public PackageManager {
   // because another process took a lock first, until the lock wait runs out.
   ProcessResult run_locked(const std::vector<std::string>& argv) const;
   void finish_interrupted_dpkg() const;
+  // apt-get's simulation of installing the packages (its "Inst ..." lines).
+  std::string simulate(const std::vector<std::string>& packages) const;
   // `apt-get install` of names or ./files; returns the packages newly installed.
   std::vector<std::string> install_arguments(const std::vector<std::string>& arguments);
   SystemRoot root_;

@@ -52,6 +52,9 @@ class PackageManager {
   virtual bool is_source_file(const std::string& path) const = 0;
   // Refreshes the repositories one source file defines (one a package installed), and no other.
   virtual void refresh_source(const std::string& source_file) = 0;
+  // The packages that installing `packages` would newly install (a dry run): journaled before the
+  // real run, so that a run that fails half way (a postinst whose DKMS build fails) is still undone.
+  virtual std::vector<std::string> would_install(const std::vector<std::string>& packages) = 0;
   // The installed packages that installing `packages` would upgrade in place (a dry run: nothing
   // changes), with their current versions.
   virtual std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) = 0;

@@ -100,15 +100,18 @@ std::vector<std::string> dry_run_install_command(const RpmCommandContext& contex
   return argv;
 }
 
-std::vector<std::string> replaced_in_transaction(RpmFrontEnd tool, std::string_view output) {
+namespace {
+
+std::vector<std::string> transaction_section(RpmFrontEnd tool, std::string_view output, bool installs) {
   std::vector<std::string> names;
   bool in_section = false;
   for (auto raw : text::split(output, '\n')) {
     auto line = text::trim(raw);
     if (tool == RpmFrontEnd::zypper) {
       if (line.rfind("The following ", 0) == 0) {
-        in_section = line.find("going to be upgraded:") != std::string_view::npos ||
-                     line.find("going to be downgraded:") != std::string_view::npos;
+        in_section = installs ? line.find("going to be installed:") != std::string_view::npos
+                              : line.find("going to be upgraded:") != std::string_view::npos ||
+                                    line.find("going to be downgraded:") != std::string_view::npos;
         continue;
       }
       if (line.empty()) {
@@ -130,7 +133,8 @@ std::vector<std::string> replaced_in_transaction(RpmFrontEnd tool, std::string_v
       continue;
     }
     if (line.back() == ':') {
-      in_section = line == "Upgrading:" || line == "Updating:" || line == "Downgrading:";
+      in_section = installs ? line == "Installing:" || line == "Installing dependencies:" || line == "Installing weak dependencies:"
+                            : line == "Upgrading:" || line == "Updating:" || line == "Downgrading:";
       continue;
     }
     if (!in_section || (raw.size() > 1 && raw[0] == ' ' && raw[1] == ' ')) continue;
@@ -139,6 +143,12 @@ std::vector<std::string> replaced_in_transaction(RpmFrontEnd tool, std::string_v
   }
   return names;
 }
+
+}  // namespace
+
+std::vector<std::string> replaced_in_transaction(RpmFrontEnd tool, std::string_view output) { return transaction_section(tool, output, false); }
+
+std::vector<std::string> installed_in_transaction(RpmFrontEnd tool, std::string_view output) { return transaction_section(tool, output, true); }
 
 std::vector<std::string> download_command(const RpmCommandContext& context, const std::string& destination, const std::string& package) {
   auto argv = yum_like_prefix(context);

@@ -37,6 +37,9 @@ std::vector<std::string> dry_run_install_command(const RpmCommandContext& contex
 // table sections "Upgrading:", "Updating:", "Downgrading:" (first column of each row, until the next
 // heading), zypper's "The following N packages are going to be upgraded:" / "downgraded:" lists.
 std::vector<std::string> replaced_in_transaction(RpmFrontEnd tool, std::string_view output);
+// Likewise the names it newly installs: "Installing:", "Installing dependencies:", "Installing weak
+// dependencies:"; zypper's "going to be installed:".
+std::vector<std::string> installed_in_transaction(RpmFrontEnd tool, std::string_view output);
 
 // dnf's `download --destdir DIR NAME-VERSION-RELEASE.ARCH` (dnf-plugins-core): a package file from
 // the repositories, installed nowhere.

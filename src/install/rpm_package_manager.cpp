@@ -175,6 +175,11 @@ std::vector<std::string> RpmPackageManager::run_install(const std::vector<std::s
   return added;
 }
 
+std::vector<std::string> RpmPackageManager::would_install(const std::vector<std::string>& packages) {
+  auto result = run_tool(dry_run_install_command(context_, packages));  // --assumeno exits 1 by design
+  return installed_in_transaction(context_.tool, result.out);
+}
+
 std::vector<ReplacedPackage> RpmPackageManager::would_replace(const std::vector<std::string>& packages) {
   auto result = run_tool(dry_run_install_command(context_, packages));  // --assumeno exits 1 by design
   auto names = replaced_in_transaction(context_.tool, result.out);

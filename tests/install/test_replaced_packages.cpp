@@ -61,6 +61,9 @@ The following NEW package is going to be installed:
 )";
   CHECK(install::replaced_in_transaction(install::RpmFrontEnd::zypper, zypper) == Names{"libibverbs1", "rdma-core"});
   CHECK(install::replaced_in_transaction(install::RpmFrontEnd::dnf, "Installing:\n mlnx-tools x86_64 1 ibdriver 1 k\n").empty());
+  // What the same transactions install anew (journaled before the real run).
+  CHECK(install::installed_in_transaction(install::RpmFrontEnd::dnf, dnf) == Names{"mlnx-ofed-hpc", "mlnx-tools"});
+  CHECK(install::installed_in_transaction(install::RpmFrontEnd::zypper, zypper) == Names{"mlnx-ofed-hpc"});
 }
 
 TEST_CASE("dry-run and downgrade command lines", "[install][rpm][replaced]") {

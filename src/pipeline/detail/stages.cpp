@@ -153,6 +153,8 @@ class PackagesStage : public Stage {
       auto replaced = packages.would_replace({profile});
       packages.keep_files(replaced, replaced_dir);
       context.journal.add_replaced(replaced);
+      // What apt/dnf will add is journaled first: a postinst that fails half way leaves them installed.
+      record(packages.would_install({profile}));
       record(packages.install({profile}));
     }
     return fmt::format("{} installed with {}", profile, packages.name());
