@@ -1,6 +1,8 @@
 #include "catalog/catalog.hpp"
 
 #include <regex>
+#include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -29,8 +31,8 @@ const char* fault_hint(CatalogSource source) {
 }
 
 // A row this ibdriver does not understand but a newer one may (a channel skips it).
-struct UnknownRow {
-  std::string why;
+struct UnknownRow : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 class RowReader {
@@ -104,13 +106,13 @@ DriverRelease read_release(const json& row, std::string_view origin, std::size_t
   auto kind = reader.string("kind");
   auto parsed_kind = bundle_kind_from_string(kind);
   if (!parsed_kind) {
-    if (source == CatalogSource::channel) throw UnknownRow{fmt::format("kind \"{}\"", text::printable(kind, 40))};
+    if (source == CatalogSource::channel) throw UnknownRow(fmt::format("kind \"{}\"", text::printable(kind, 40)));
     reader.fail("kind", fmt::format("is \"{}\": expected mofed-tgz, doca-host or distro-packages", text::printable(kind)));
   }
   release.kind = *parsed_kind;
   if (auto arch = reader.string("arch", false); !arch.empty()) release.arch = arch;
   if (!is_known_arch(release.arch)) {
-    if (source == CatalogSource::channel) throw UnknownRow{fmt::format("arch \"{}\"", text::printable(release.arch, 40))};
+    if (source == CatalogSource::channel) throw UnknownRow(fmt::format("arch \"{}\"", text::printable(release.arch, 40)));
     reader.fail("arch", fmt::format("is \"{}\": expected x86_64 or aarch64", text::printable(release.arch)));
   }
   release.version = reader.string("version");
@@ -203,7 +205,7 @@ Catalog parse_catalog(std::string_view text_json, std::string_view origin, Catal
     try {
       catalog.releases.push_back(read_release((*releases)[i], origin, i, source));
     } catch (const UnknownRow& unknown) {
-      catalog.notes.push_back(fmt::format("catalog {}: release #{} skipped: its {} is unknown to this ibdriver", origin, i + 1, unknown.why));
+      catalog.notes.push_back(fmt::format("catalog {}: release #{} skipped: its {} is unknown to this ibdriver", origin, i + 1, unknown.what()));
     }
   }
   if (auto unsupported = document.find("unsupported"); unsupported != document.end()) {

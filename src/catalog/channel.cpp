@@ -22,14 +22,21 @@ std::string to_hex(std::string_view bytes) {
   return hex;
 }
 
+int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
 std::optional<std::string> from_hex(std::string_view hex) {
   if (hex.size() % 2 != 0) return std::nullopt;
   std::string bytes;
   bytes.reserve(hex.size() / 2);
   for (std::size_t i = 0; i < hex.size(); i += 2) {
-    auto value = text::parse_hex(hex.substr(i, 2));
-    if (!value || hex[i] == '0' && (hex[i + 1] == 'x' || hex[i + 1] == 'X')) return std::nullopt;
-    bytes += static_cast<char>(*value);
+    int high = hex_digit(hex[i]);
+    int low = hex_digit(hex[i + 1]);
+    if (high < 0 || low < 0) return std::nullopt;
+    bytes += static_cast<char>(high * 16 + low);
   }
   return bytes;
 }
@@ -126,7 +133,8 @@ AcceptedChannel accept_channel(std::string_view document, std::string_view signa
       accepted.same_as_stored = true;
     }
   }
-  auto serial = json.is_object() ? json.value("serial", 0LL) : 0LL;
+  long long serial = 0;
+  if (json.is_object() && json.contains("serial") && json["serial"].is_number_integer()) serial = json["serial"].get<long long>();
   accepted.catalog = parse_catalog(document, channel_origin(serial), CatalogSource::channel);
   check_channel_against(accepted.catalog, built_in_catalog());
   return accepted;

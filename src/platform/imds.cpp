@@ -89,7 +89,8 @@ VmIdentity query_imds(const ImdsOptions& options) {
   request.use_proxy = false;  // IMDS is link-local: a proxy cannot reach it
 
   auto shown_url = text::redact_url(request.url);
-  auto sleep = options.sleep ? options.sleep : [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); };
+  std::function<void(std::chrono::milliseconds)> sleep = options.sleep;
+  if (!sleep) sleep = [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); };
   std::minstd_rand jitter(std::random_device{}());
   auto backoff = std::max(options.first_backoff, std::chrono::milliseconds(1));
   std::chrono::milliseconds waited{0};
