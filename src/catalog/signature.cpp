@@ -1,46 +1,35 @@
 #include "catalog/signature.hpp"
 
-#include <memory>
-
 #include <fmt/format.h>
-#include <openssl/bio.h>
-#include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/openssl.hpp"
 
 namespace ibdriver::catalog {
 
 namespace {
 
-struct BioDeleter {
-  void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
-struct KeyDeleter {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-struct DigestDeleter {
-  void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
-};
-using KeyPointer = std::unique_ptr<EVP_PKEY, KeyDeleter>;
-
-KeyPointer parse_public_key(std::string_view pem) {
+openssl::Pkey parse_public_key(const std::string& pem) {
   if (pem.size() > 64 * 1024) return nullptr;
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  if (!bio) return nullptr;
-  return KeyPointer(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  auto bio = openssl::memory_bio(pem);
+  openssl::Pkey key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) ERR_clear_error();
+  return key;
 }
 
 bool verifies(std::string_view document, std::string_view signature, EVP_PKEY* key) {
-  std::unique_ptr<EVP_MD_CTX, DigestDeleter> context(EVP_MD_CTX_new());
+  openssl::MdContext context(EVP_MD_CTX_new());
   if (!context) return false;
   // Ed25519 signs the message itself (no separate digest); EC and RSA sign its SHA-256.
   const EVP_MD* digest = EVP_PKEY_id(key) == EVP_PKEY_ED25519 ? nullptr : EVP_sha256();
-  if (EVP_DigestVerifyInit(context.get(), nullptr, digest, nullptr, key) != 1) return false;
-  const auto* signature_bytes = reinterpret_cast<const unsigned char*>(signature.data());
-  const auto* document_bytes = reinterpret_cast<const unsigned char*>(document.data());
-  return EVP_DigestVerify(context.get(), signature_bytes, signature.size(), document_bytes, document.size()) == 1;
+  bool ok = EVP_DigestVerifyInit(context.get(), nullptr, digest, nullptr, key) == 1 &&
+            EVP_DigestVerify(context.get(), reinterpret_cast<const unsigned char*>(signature.data()), signature.size(),
+                             reinterpret_cast<const unsigned char*>(document.data()), document.size()) == 1;
+  if (!ok) ERR_clear_error();
+  return ok;
 }
 
 }  // namespace
