@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
     auto catalog = ibdriver::catalog::parse_catalog(text, "fuzz");
-    ibdriver::catalog::ResolveRequest request{"ubuntu", {"debian"}, "22.04", {}, std::nullopt};
+    ibdriver::catalog::ResolveRequest request{"ubuntu", {"debian"}, "22.04", {}, std::nullopt, "x86_64"};
     (void)ibdriver::catalog::resolve(catalog, request);
   } catch (const ibdriver::Error&) {
   }

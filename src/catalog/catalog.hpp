@@ -19,16 +19,42 @@ struct UnsupportedOs {
 struct Catalog {
   std::vector<DriverRelease> releases;
   std::vector<UnsupportedOs> unsupported;
+  std::optional<long long> serial;  // a channel catalog's publication number (newer is larger)
+  std::vector<std::string> notes;   // rows skipped on purpose (an unknown arch or kind in a channel)
 };
 
-// Parses catalog JSON (the shape of distros/catalog.json). Every row is checked: kind, version,
-// https URL, 64-hex SHA-256, os.id, os.version, label, known generations. Throws Error (usage) naming
-// the origin, the row and the field.
-Catalog parse_catalog(std::string_view json, std::string_view origin);
+// Where catalog rows come from; it decides precedence (a user's file > the signed channel >
+// built-in) and what a row this ibdriver does not understand means.
+enum class CatalogSource {
+  built_in,   // distros/catalog.json compiled in
+  user_file,  // --catalog: every row must be understood (exit 1 otherwise)
+  channel,    // the signed channel: rows with an unknown arch or kind are skipped with a note, so a
+              // newer publication keeps working with older binaries; other faults are exit 14
+};
 
-// The built-in catalog, with the rows of an overlay file (--catalog) on top: overlay rows win.
-// An overlay that cannot be read or parsed is exit 1.
-Catalog load_catalog(const std::optional<std::filesystem::path>& overlay);
+constexpr std::string_view built_in_origin = "built-in";
+constexpr std::string_view channel_origin_prefix = "signed channel";
+
+// The architectures rows may name; "x86_64" when a row names none.
+bool is_known_arch(std::string_view arch);
+
+// Parses catalog JSON (the shape of distros/catalog.json, schema 1). Every row is checked: kind,
+// arch, version, https URL and 64-hex SHA-256 (except distro-packages rows, which name packages
+// instead), os.id, os.version, label, known generations, the minor range. Throws Error naming the
+// origin, the row and the field: usage (1) for the built-in catalog and a user's file,
+// operation_failed (14) for the channel.
+Catalog parse_catalog(std::string_view json, std::string_view origin, CatalogSource source = CatalogSource::user_file);
+
+// A channel row that gives a file the built-in catalog already pins a different SHA-256 is an error
+// (operation_failed, naming the file and both sums): a channel adds releases, it never re-pins one.
+void check_channel_against(const Catalog& channel, const Catalog& built_in);
+
+// The built-in catalog, with the rows of the signed channel (when one is stored) and of an overlay
+// file (--catalog) on top. An overlay that cannot be read or parsed is exit 1.
+Catalog load_catalog(const std::optional<std::filesystem::path>& overlay, const std::optional<Catalog>& channel = std::nullopt);
+
+// The compiled-in catalog alone.
+const Catalog& built_in_catalog();
 
 // A release pinned with --driver-url and --sha256 (exit 1 for a bad sum, URL or file name).
 DriverRelease pinned_release(const std::string& url, const std::string& sha256);

@@ -3,12 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 namespace ibdriver::catalog {
 
 std::string_view to_string(BundleKind kind) {
   switch (kind) {
     case BundleKind::mofed_tgz: return "mofed-tgz";
     case BundleKind::doca_host: return "doca-host";
+    case BundleKind::distro_packages: return "distro-packages";
   }
   return "mofed-tgz";
 }
@@ -16,6 +20,7 @@ std::string_view to_string(BundleKind kind) {
 std::optional<BundleKind> bundle_kind_from_string(std::string_view name) {
   if (name == "mofed-tgz") return BundleKind::mofed_tgz;
   if (name == "doca-host") return BundleKind::doca_host;
+  if (name == "distro-packages") return BundleKind::distro_packages;
   return std::nullopt;
 }
 
@@ -31,7 +36,12 @@ bool DriverRelease::supports(platform::ConnectXGeneration generation) const {
 }
 
 std::string DriverRelease::default_profile() const {
-  return kind == BundleKind::doca_host ? "doca-ofed" : "mlnx-ofed-hpc";
+  switch (kind) {
+    case BundleKind::doca_host: return "doca-ofed";
+    case BundleKind::mofed_tgz: return "mlnx-ofed-hpc";
+    case BundleKind::distro_packages: return fmt::format("{}", fmt::join(packages, " "));
+  }
+  return "mlnx-ofed-hpc";
 }
 
 namespace {

@@ -10,6 +10,9 @@ namespace ibdriver::catalog {
 enum class BundleKind {
   mofed_tgz,  // MLNX_OFED_LINUX-<ver>-<label>-x86_64.tgz with DEBS/ or RPMS/
   doca_host,  // a .deb/.rpm that installs a local repository; the doca-ofed profile comes from it
+  // The distribution's own driver packages from its own repositories (Azure Linux 3.0's
+  // mlnx-ofa_kernel, built by the distro for its kernels): nothing to download, no URL or SHA-256.
+  distro_packages,
 };
 std::string_view to_string(BundleKind kind);
 std::optional<BundleKind> bundle_kind_from_string(std::string_view name);
@@ -27,10 +30,19 @@ struct DriverRelease {
   std::optional<platform::ConnectXGeneration> max_generation;
   std::optional<unsigned long long> size_bytes;
   std::string source;  // where the row's facts come from
-  std::string origin;  // "built-in", the overlay file, or "pinned URL"
+  std::string origin;  // "built-in", "signed channel ...", the overlay file, or "pinned URL"
+  std::string arch = "x86_64";        // the machine architecture the bundle is for: x86_64, aarch64
+  std::vector<std::string> packages;  // distro_packages: what to install from the distro's repositories
+  // RHEL family: the minor releases of os_version's major this row supports, inclusive ("8.2".."8.10");
+  // empty: the row's own minor and newer when its label names a minor (rhel8.7), every minor when the
+  // label names only the major (rhel9).
+  std::string minors_from;
+  std::string minors_to;
+  bool only_when_pinned = false;  // chosen only with a matching driver version (Azure Linux's doca-host)
 
   std::string file_name() const;  // the last path segment of the URL, without any query
   bool supports(platform::ConnectXGeneration generation) const;
+  bool downloads() const { return kind != BundleKind::distro_packages; }
   // The package set installed from the bundle by default.
   std::string default_profile() const;
 };

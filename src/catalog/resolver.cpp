@@ -54,7 +54,24 @@ bool label_names_minor(const DriverRelease& release) {
   return rest.find('.') != std::string_view::npos || rest.size() > 1;
 }
 
-enum class OsFit { exact = 0, older_minor = 1, whole_major = 2, none = 3 };
+// How a row fits the OS; the order is only a tie-breaker after kind and version (see resolve).
+enum class OsFit { exact = 0, in_range = 1, older_minor = 2, whole_major = 3, none = 4 };
+
+// Which minors of its major a RHEL-family row supports: its explicit range; else its own minor and
+// newer when its label names a minor (a bundle built for rhel8.1 runs on 8.2, as Azure's images did);
+// else every minor (NVIDIA publishes one bundle per major from DOCA 3.2 and DKMS builds for the
+// kernel at hand).
+OsFit rhel_minor_fit(const DriverRelease& release, MajorMinor row, MajorMinor os) {
+  if (!release.minors_from.empty()) {
+    auto from = parse_major_minor(release.minors_from);
+    auto to = parse_major_minor(release.minors_to);
+    bool inside = os.minor >= 0 && os.minor >= from.minor && os.minor <= to.minor;
+    return inside ? OsFit::in_range : OsFit::none;
+  }
+  if (!label_names_minor(release)) return OsFit::whole_major;
+  if (os.minor >= 0 && row.minor >= 0 && row.minor < os.minor) return OsFit::older_minor;
+  return OsFit::none;
+}
 
 OsFit os_fit(const DriverRelease& release, const ResolveRequest& request, bool rhel_like) {
   bool same_id = release.os_id == request.os_id;
@@ -65,9 +82,24 @@ OsFit os_fit(const DriverRelease& release, const ResolveRequest& request, bool r
   auto row = parse_major_minor(release.os_version);
   auto os = parse_major_minor(request.os_version);
   if (row.major < 0 || row.major != os.major) return OsFit::none;
-  if (!label_names_minor(release)) return OsFit::whole_major;
-  if (os.minor >= 0 && row.minor >= 0 && row.minor < os.minor) return OsFit::older_minor;
-  return OsFit::none;
+  return rhel_minor_fit(release, row, os);
+}
+
+// User file 0, signed channel 1, built-in 2: a lower tier always wins.
+int origin_tier(const DriverRelease& release) {
+  if (release.origin == built_in_origin) return 2;
+  if (release.origin.rfind(channel_origin_prefix, 0) == 0) return 1;
+  return 0;
+}
+
+// Azure Linux's own packages first (as Azure's images install them), then DOCA-host, then MLNX_OFED.
+int kind_rank(BundleKind kind) {
+  switch (kind) {
+    case BundleKind::distro_packages: return 0;
+    case BundleKind::doca_host: return 1;
+    case BundleKind::mofed_tgz: return 2;
+  }
+  return 2;
 }
 
 bool version_matches(const std::string& version, const std::string& wanted) {
@@ -86,6 +118,15 @@ std::string generations_text(const std::vector<platform::ConnectXGeneration>& ge
   names.reserve(generations.size());
   for (auto generation : generations) names.emplace_back(platform::to_string(generation));
   return fmt::format("{}", fmt::join(names, ", "));
+}
+
+// "ubuntu 18.04, 20.04": the OS versions with a row for ConnectX-3 (MLNX_OFED 4.9 LTS).
+std::string lts_os_summary(const Catalog& catalog, const std::string& arch) {
+  Catalog lts;
+  for (const auto& release : catalog.releases) {
+    if (release.arch == arch && release.supports(platform::ConnectXGeneration::connectx3)) lts.releases.push_back(release);
+  }
+  return lts.releases.empty() ? std::string("no OS") : supported_os_summary(lts);
 }
 
 }  // namespace
@@ -116,6 +157,7 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
   };
   std::vector<Candidate> os_matches;
   for (const auto& release : catalog.releases) {
+    if (release.arch != request.arch) continue;
     OsFit fit = os_fit(release, request, rhel_like);
     if (fit != OsFit::none) os_matches.push_back({&release, fit});
   }
@@ -136,6 +178,7 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
                                   [&](auto generation) { return candidate.release->supports(generation); });
     if (!devices_ok) continue;
     if (request.driver_version && !version_matches(candidate.release->version, *request.driver_version)) continue;
+    if (candidate.release->only_when_pinned && !request.driver_version) continue;
     candidates.push_back(candidate);
   }
   if (candidates.empty()) {
@@ -152,7 +195,8 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
             request.generations.end() ||
         std::find(request.generations.begin(), request.generations.end(), platform::ConnectXGeneration::connectx3_pro) !=
             request.generations.end()) {
-      extra = "; ConnectX-3 needs the MLNX_OFED 4.9 LTS branch";
+      extra = fmt::format("; ConnectX-3 needs the MLNX_OFED 4.9 LTS branch, which the catalog has for: {}",
+                          lts_os_summary(catalog, request.arch));
     }
     throw Error(ExitCode::os_not_supported,
                 fmt::format("the catalog has no {} on {}{}; releases for this OS: {}", wanted, os_name(request), extra,
@@ -160,16 +204,16 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
                 hint, remedies);
   }
 
+  // A minor gets the newest row that supports it: an older per-minor bundle never wins over a newer
+  // bundle for the whole major (unless a driver version pins it). The fit and the ID only break ties.
   std::stable_sort(candidates.begin(), candidates.end(), [&](const Candidate& a, const Candidate& b) {
-    bool a_overlay = a.release->origin != "built-in";
-    bool b_overlay = b.release->origin != "built-in";
-    if (a_overlay != b_overlay) return a_overlay;
+    if (origin_tier(*a.release) != origin_tier(*b.release)) return origin_tier(*a.release) < origin_tier(*b.release);
+    if (a.release->kind != b.release->kind) return kind_rank(a.release->kind) < kind_rank(b.release->kind);
+    if (int order = compare_versions(a.release->version, b.release->version); order != 0) return order > 0;
     if (a.fit != b.fit) return a.fit < b.fit;
     bool a_same = a.release->os_id == request.os_id;
     bool b_same = b.release->os_id == request.os_id;
-    if (a_same != b_same) return a_same;
-    if (a.release->kind != b.release->kind) return a.release->kind == BundleKind::doca_host;
-    return compare_versions(a.release->version, b.release->version) > 0;
+    return a_same && !b_same;
   });
 
   const Candidate& best = candidates.front();
@@ -183,6 +227,10 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
       resolution.rule = fmt::format("no release for {}; the nearest older minor release is {} {} (built for {})",
                                     os_name(request), chosen.os_id, chosen.os_version, chosen.label);
       break;
+    case OsFit::in_range:
+      resolution.rule = fmt::format("release supporting {} {} to {} (built for {}), used on {} {}", request.os_id,
+                                    chosen.minors_from, chosen.minors_to, chosen.label, chosen.os_id, chosen.os_version);
+      break;
     case OsFit::whole_major:
       resolution.rule = fmt::format("release built for the whole major version ({}), used on {} {}", chosen.label,
                                     chosen.os_id, chosen.os_version);
@@ -190,7 +238,7 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
     case OsFit::none:
       break;
   }
-  if (chosen.origin != "built-in") resolution.rule += fmt::format(", from {}", chosen.origin);
+  if (chosen.origin != built_in_origin) resolution.rule += fmt::format(", from {}", chosen.origin);
   if (request.driver_version) resolution.rule += fmt::format(", pinned to version {}", *request.driver_version);
   return resolution;
 }

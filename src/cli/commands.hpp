@@ -29,6 +29,7 @@ Command add_status_command(CLI::App& app, GlobalOptions& global);
 Command add_uninstall_command(CLI::App& app, GlobalOptions& global);
 Command add_extension_command(CLI::App& app, GlobalOptions& global);
 Command add_validate_command(CLI::App& app, GlobalOptions& global);
+Command add_catalog_command(CLI::App& app, GlobalOptions& global);
 
 // --expect-link-layer infiniband|ethernet|any (validate, install).
 void add_link_layer_option(CLI::App& command, verbs::LinkLayer& layer);

@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
                                      cli::add_status_command(app, global), cli::add_uninstall_command(app, global),
                                      cli::add_validate_command(app, global), cli::add_extension_command(app, global)};
   commands.push_back(cli::add_repair_command(app, global));
+  commands.push_back(cli::add_catalog_command(app, global));
   for (auto& command : commands) command.parser->fallthrough();
 
   try {

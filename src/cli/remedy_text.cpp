@@ -28,6 +28,8 @@ std::string_view flag_name(Knob knob) {
     case Knob::bundle_sha256: return "--sha256";
     case Knob::install_headers: return "--install-headers";
     case Knob::reload: return "--reload";
+    case Knob::catalog_key: return "--catalog-key";
+    case Knob::catalog_url: return "--from";
   }
   return "";
 }
@@ -47,6 +49,8 @@ std::string_view placeholder(Knob knob) {
     case Knob::validate_wait: return "SECONDS";
     case Knob::os_spec: return "ID:VERSION";
     case Knob::bundle_sha256: return "HEX";
+    case Knob::catalog_key: return "FILE";
+    case Knob::catalog_url: return "URL";
     default: return "";
   }
 }

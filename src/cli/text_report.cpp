@@ -61,8 +61,12 @@ void print_plan(std::FILE* out, const pipeline::Plan& plan) {
     fmt::print(out, "Driver\n");
     fmt::print(out, "  {:<15} {} {} (built for {})\n", "release", to_string(release.kind), release.version, release.label);
     fmt::print(out, "  {:<15} {}\n", "chosen because", plan.resolution->rule);
-    fmt::print(out, "  {:<15} {}\n", "url", text::redact_url(release.url));
-    fmt::print(out, "  {:<15} {}\n", "sha256", release.sha256);
+    if (release.downloads()) {
+      fmt::print(out, "  {:<15} {}\n", "url", text::redact_url(release.url));
+      fmt::print(out, "  {:<15} {}\n", "sha256", release.sha256);
+    } else {
+      fmt::print(out, "  {:<15} {} (from the distribution's repositories)\n", "packages", fmt::join(release.packages, " "));
+    }
     fmt::print(out, "Install\n");
     fmt::print(out, "  {:<15} {}\n", "package manager", plan.package_manager);
     fmt::print(out, "  {:<15} {}\n", "profile", plan.profile);

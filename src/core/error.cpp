@@ -45,6 +45,8 @@ std::string_view knob_id(Knob knob) {
     case Knob::bundle_sha256: return "bundle_sha256";
     case Knob::install_headers: return "install_headers";
     case Knob::reload: return "reload";
+    case Knob::catalog_key: return "catalog_key";
+    case Knob::catalog_url: return "catalog_url";
   }
   return "unknown";
 }

@@ -31,6 +31,8 @@ enum class Knob {
   bundle_sha256,      // the SHA-256 of an offline bundle
   install_headers,    // let install bring the missing kernel headers with the package manager
   reload,             // restart the driver now instead of at the next boot
+  catalog_key,        // a publisher's public key trusted for the signed catalog channel
+  catalog_url,        // where the signed catalog channel is fetched from (value: the URL)
 };
 
 struct Remedy {

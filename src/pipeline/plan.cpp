@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "catalog/channel.hpp"
 #include "platform/package_family.hpp"
 
 namespace ibdriver::pipeline {
@@ -106,13 +107,14 @@ platform::PlatformReport detect_with(const SystemRoot& root, const PlanOptions& 
 
 platform::PlatformReport detect(const SystemRoot& root, const PlanOptions& options) {
   validate_usage(options);
-  return detect_with(root, options, catalog::load_catalog(options.catalog_overlay));
+  return detect_with(root, options, catalog::load_catalog(options.catalog_overlay, catalog::stored_channel_catalog(root)));
 }
 
 Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
   validate_usage(options);
-  auto catalog = catalog::load_catalog(options.catalog_overlay);
+  auto catalog = catalog::load_catalog(options.catalog_overlay, catalog::stored_channel_catalog(root));
   Plan plan;
+  plan.notes = catalog.notes;
   plan.platform = detect_with(root, options, catalog);
   plan.kernels = options.kernels.empty() ? plan.platform.kernels.with_headers() : options.kernels;
   for (const auto& kernel : options.kernels) {
@@ -132,7 +134,25 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
   if (plan.platform.secure_boot.state == platform::SecureBootState::enabled) {
     plan.notes.push_back("Secure Boot is on: the DKMS modules must be signed with a key enrolled in MOK");
   }
-  if (plan.platform.os) plan.package_manager = std::string(to_string(platform::package_family(*plan.platform.os)));
+  if (plan.platform.os) {
+    auto family = platform::package_family(*plan.platform.os);
+    plan.package_manager = std::string(to_string(family));
+    // After an unattended kernel upgrade the next boot runs a kernel DKMS could not build for.
+    plan.missing_headers = platform::kernels_missing_headers(plan.platform.kernels, family);
+    for (const auto& missing : plan.missing_headers) {
+      plan.notes.push_back(fmt::format(
+          "kernel {} is installed without its headers, so the drivers cannot be built for it and a boot into it has no "
+          "InfiniBand driver: install {} (install can bring it with the package manager)",
+          missing.kernel, missing.package.empty() ? std::string("its headers package") : missing.package));
+    }
+  }
+  if (plan.platform.vm) {
+    plan.size_configuration = platform::size_configuration(plan.platform.vm->vm_size);
+    if (plan.size_configuration->nvidia_peermem) {
+      plan.notes.push_back(fmt::format("{} ({}): Azure's images load nvidia-peermem (GPUDirect RDMA) after openibd where the "
+                                       "GPU driver provides that module", plan.platform.vm->vm_size, plan.size_configuration->family_note));
+    }
+  }
   plan.configuration = planned_configuration(root, options);
 
   if (const auto* failure = plan.platform.first_failure()) {
@@ -170,6 +190,8 @@ void to_json(nlohmann::json& out, const Plan& plan) {
                        {"url", text::redact_url(release.url)},
                        {"file_name", release.file_name()},
                        {"sha256", release.sha256},
+                       {"arch", release.arch},
+                       {"packages", release.packages},
                        {"size", release.size_bytes ? Json(*release.size_bytes) : Json(nullptr)},
                        {"os", {{"id", release.os_id}, {"version", release.os_version}}},
                        {"origin", release.origin},
@@ -182,6 +204,17 @@ void to_json(nlohmann::json& out, const Plan& plan) {
   out["profile"] = plan.profile;
   out["kernels"] = plan.kernels;
   out["notes"] = plan.notes;
+  auto headers = Json::array();
+  for (const auto& missing : plan.missing_headers) headers.push_back({{"kernel", missing.kernel}, {"package", missing.package}});
+  out["kernels_missing_headers"] = headers;
+  if (plan.size_configuration) {
+    out["size_configuration"] = {{"family", plan.size_configuration->family_note},
+                                 {"ipoib", plan.size_configuration->ipoib},
+                                 {"enable_rdma", plan.size_configuration->enable_rdma},
+                                 {"nvidia_peermem", plan.size_configuration->nvidia_peermem}};
+  } else {
+    out["size_configuration"] = nullptr;
+  }
   auto changes = Json::array();
   for (const auto& change : plan.configuration) {
     changes.push_back({{"target", change.target}, {"change", change.change}, {"present", change.target_present}});

@@ -9,6 +9,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/resolver.hpp"
 #include "core/system_root.hpp"
+#include "platform/package_family.hpp"
 #include "platform/platform_report.hpp"
 
 namespace ibdriver::pipeline {
@@ -39,6 +40,10 @@ struct Plan {
   std::string profile;
   std::vector<std::string> kernels;
   std::vector<std::string> notes;  // warnings a person should read before installing
+  // Installed kernels newer than the running one without headers, with the package that brings them
+  // (platform::kernels_missing_headers); status and repair name the same packages.
+  std::vector<platform::MissingHeaders> missing_headers;
+  std::optional<platform::SizeConfiguration> size_configuration;  // when IMDS named the size
   std::vector<PlannedChange> configuration;
   ExitCode exit_code = ExitCode::success;
   std::string failure;  // the message behind a non-zero exit_code

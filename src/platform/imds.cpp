@@ -1,5 +1,6 @@
 #include "platform/imds.hpp"
 
+#include <algorithm>
 #include <random>
 #include <thread>
 
@@ -17,6 +18,8 @@ namespace {
 
 constexpr const char* imds_hint = "IMDS answers only inside an Azure VM; elsewhere skip the VM-size check (or point at a test IMDS)";
 const Remedies imds_remedies{{Knob::skip_vm_size_check, {}}, {Knob::imds_url, {}}};
+constexpr std::string_view compute_path = "/metadata/instance/compute";
+constexpr std::string_view api_version = "api-version=2021-02-01";
 
 std::string string_field(const nlohmann::json& object, const char* key) {
   auto found = object.find(key);
@@ -24,7 +27,28 @@ std::string string_field(const nlohmann::json& object, const char* key) {
   return found->get<std::string>();
 }
 
+// IMDS says "not yet" (410 early in boot), "too many requests" (429) or has a server error.
+bool busy_status(long status) { return status == 410 || status == 429 || (status >= 500 && status <= 599); }
+
 }  // namespace
+
+std::string imds_request_url(std::string_view url) {
+  std::string result(url);
+  auto scheme = result.find("://");
+  auto authority_start = scheme == std::string::npos ? 0 : scheme + 3;
+  auto path_start = result.find_first_of("/?#", authority_start);
+  std::string query;
+  if (auto question = result.find('?'); question != std::string::npos) {
+    query = result.substr(question + 1);
+    result.erase(question);
+  }
+  if (path_start == std::string::npos || path_start >= result.size() || result.substr(path_start) == "/") {
+    if (path_start != std::string::npos && path_start < result.size()) result.erase(path_start);
+    result += compute_path;
+  }
+  if (query.find("api-version=") == std::string::npos) query = query.empty() ? std::string(api_version) : fmt::format("{}&{}", query, api_version);
+  return fmt::format("{}?{}", result, query);
+}
 
 VmIdentity parse_imds_compute(std::string_view json, std::string_view url) {
   auto shown_url = text::redact_url(url);
@@ -39,6 +63,8 @@ VmIdentity parse_imds_compute(std::string_view json, std::string_view url) {
     throw Error(ExitCode::vm_size_not_supported,
                 fmt::format("IMDS at {} answered JSON that is not an object", shown_url), imds_hint, imds_remedies);
   }
+  // /metadata/instance nests the compute facts; /metadata/instance/compute is them.
+  if (auto nested = document.find("compute"); nested != document.end() && nested->is_object()) document = *nested;
   VmIdentity identity;
   identity.vm_size = string_field(document, "vmSize");
   if (identity.vm_size.empty()) {
@@ -55,39 +81,53 @@ VmIdentity parse_imds_compute(std::string_view json, std::string_view url) {
 
 VmIdentity query_imds(const ImdsOptions& options) {
   net::SmallGetRequest request;
-  request.url = options.url;
+  request.url = imds_request_url(options.url);
   request.headers = {"Metadata: true"};
   request.connect_timeout = options.connect_timeout;
   request.total_timeout = options.attempt_timeout;
   request.max_body_bytes = 256 * 1024;
   request.use_proxy = false;  // IMDS is link-local: a proxy cannot reach it
 
-  auto shown_url = text::redact_url(options.url);
+  auto shown_url = text::redact_url(request.url);
+  std::function<void(std::chrono::milliseconds)> sleep = options.sleep;
+  if (!sleep) sleep = [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); };
   std::minstd_rand jitter(std::random_device{}());
-  auto backoff = options.first_backoff;
+  auto backoff = std::max(options.first_backoff, std::chrono::milliseconds(1));
+  std::chrono::milliseconds waited{0};
+  const auto started = std::chrono::steady_clock::now();
   std::string last_failure;
+  int transport_failures = 0;
   const int attempts = std::max(1, options.attempts);
-  for (int attempt = 1; attempt <= attempts; ++attempt) {
+  for (int request_number = 1;; ++request_number) {
     auto result = net::small_get(request);
     bool retryable = false;
+    bool busy = false;
     if (!result.transport_ok()) {
       if (result.body_too_large) {
         last_failure = fmt::format("IMDS at {} answered more than {} bytes", shown_url, request.max_body_bytes);
       } else {
         last_failure = fmt::format("IMDS at {} is unreachable: {}", shown_url, result.curl_message);
-        retryable = net::is_retryable(result.curl_code);
+        retryable = net::is_retryable(result.curl_code) && ++transport_failures < attempts;
       }
     } else if (result.http_status != 200) {
       last_failure = fmt::format("IMDS at {} answered HTTP {}", shown_url, result.http_status);
-      retryable = net::is_retryable_status(result.http_status);
+      busy = busy_status(result.http_status);
+      retryable = busy;
     } else {
-      return parse_imds_compute(result.body, options.url);
+      return parse_imds_compute(result.body, request.url);
     }
-    if (!retryable || attempt == attempts) break;
-    log::debug(fmt::format("{} (attempt {} of {}); retrying", last_failure, attempt, attempts));
-    auto wait = backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
-    std::this_thread::sleep_for(wait);
-    backoff *= 2;
+    if (!retryable) break;
+    auto wait = std::min(backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1)), options.max_backoff);
+    // The budget counts both the real time spent in requests and the waits (which tests may skip).
+    auto elapsed = std::max(waited, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
+    if (busy && elapsed + wait > options.busy_budget) {
+      last_failure += fmt::format(" on every request for {} s ({} requests)", (elapsed.count() + 999) / 1000, request_number);
+      break;
+    }
+    log::debug(fmt::format("{} (request {}); asking again in {} ms", last_failure, request_number, wait.count()));
+    sleep(wait);
+    waited += wait;
+    backoff = std::min(backoff * 2, options.max_backoff);
   }
   throw Error(ExitCode::vm_size_not_supported, last_failure, imds_hint, imds_remedies);
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 namespace ibdriver::platform {
 
 std::string_view to_string(PackageFamily family) {
@@ -27,6 +29,37 @@ PackageFamily package_family(const OsRelease& os) {
     return os.id != "fedora" && os.major() >= 0 && os.major() < 8 ? PackageFamily::yum : PackageFamily::dnf;
   }
   return PackageFamily::unknown;
+}
+
+}  // namespace ibdriver::platform
+
+namespace ibdriver::platform {
+
+std::string kernel_headers_package(PackageFamily family, std::string_view kernel_release) {
+  std::string release(kernel_release);
+  switch (family) {
+    case PackageFamily::apt: return "linux-headers-" + release;
+    case PackageFamily::dnf:
+    case PackageFamily::yum:
+    case PackageFamily::tdnf: return "kernel-devel-" + release;
+    case PackageFamily::zypper: {
+      auto dash = release.rfind('-');
+      if (dash == std::string::npos || dash + 1 == release.size()) return "kernel-default-devel-" + release;
+      return fmt::format("kernel-{}-devel-{}", release.substr(dash + 1), release.substr(0, dash));
+    }
+    case PackageFamily::unknown: return {};
+  }
+  return {};
+}
+
+std::vector<MissingHeaders> kernels_missing_headers(const KernelInventory& kernels, PackageFamily family) {
+  std::vector<MissingHeaders> missing;
+  for (const auto& kernel : kernels.installed) {
+    if (kernel.has_headers) continue;
+    if (!kernels.running.empty() && !kernel_release_less(kernels.running, kernel.release)) continue;
+    missing.push_back({kernel.release, kernel_headers_package(family, kernel.release)});
+  }
+  return missing;
 }
 
 }  // namespace ibdriver::platform

@@ -76,6 +76,10 @@ std::optional<LinkKind> link_from_driver(const fs::path& device, std::string& ev
   return std::nullopt;
 }
 
+bool is_connectx3(ConnectXGeneration generation) {
+  return generation == ConnectXGeneration::connectx3 || generation == ConnectXGeneration::connectx3_pro;
+}
+
 }  // namespace
 
 PciScan scan_pci(const SystemRoot& root) {
@@ -114,6 +118,12 @@ PciScan scan_pci(const SystemRoot& root) {
     } else if ((found.class_code >> 8) == 0x0207) {
       found.link = LinkKind::infiniband;
       found.link_evidence = fmt::format("PCI class 0x{:06x} (InfiniBand controller)", found.class_code);
+    } else if ((found.class_code >> 8) == 0x0280 && found.model && is_connectx3(found.model->generation)) {
+      // Azure's NCv3 and NDv2 sizes show their ConnectX-3 Pro VFs as "Network controller" (0x0280);
+      // mlx4 VFs there carry InfiniBand (reference: azure-images-2026.md, VM sizes).
+      found.link = LinkKind::infiniband;
+      found.link_evidence = fmt::format("PCI class 0x{:06x} (Network controller), a {}: Azure exposes its InfiniBand VFs so",
+                                        found.class_code, found.model->name);
     } else if ((found.class_code >> 8) == 0x0200) {
       found.link = LinkKind::ethernet;
       found.link_evidence = fmt::format("PCI class 0x{:06x} (Ethernet controller)", found.class_code);

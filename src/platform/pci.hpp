@@ -32,7 +32,9 @@ struct PciScan {
 // Reads every <sysfs>/bus/pci/devices/*/{vendor,device,class}. The link kind comes from the loaded
 // driver's port (infiniband/*/ports/*/link_layer) when there is one, else from the PCI class: an
 // InfiniBand function reports class 0x0207, while Azure's Accelerated Networking VF (also Mellanox)
-// is an Ethernet controller, 0x0200, and is never taken for InfiniBand.
+// is an Ethernet controller, 0x0200, and is never taken for InfiniBand. A ConnectX-3 (Pro) function
+// of class 0x0280 ("Network controller") is InfiniBand too: that is how Azure's NCv3 and NDv2 sizes
+// show their ConnectX-3 Pro VFs.
 PciScan scan_pci(const SystemRoot& root);
 
 }  // namespace ibdriver::platform

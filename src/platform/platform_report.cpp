@@ -80,7 +80,7 @@ Check vmbus_check(const HyperV& hyperv, bool skip) {
   return check;
 }
 
-Check device_check(const PciScan& pci, bool skip) {
+Check device_check(const PciScan& pci, const std::optional<VmSizeVerdict>& size, bool skip) {
   Check check = make_check("device", ExitCode::no_infiniband_device, skip);
   auto infiniband = pci.infiniband();
   if (infiniband.empty()) {
@@ -89,6 +89,15 @@ Check device_check(const PciScan& pci, bool skip) {
                            : fmt::format("{} Mellanox device(s), none InfiniBand (an Accelerated Networking VF is Ethernet)",
                                          pci.mellanox.size());
     if (!pci.ignored.empty()) seen += fmt::format("; {} device(s) with unreadable sysfs entries ignored", pci.ignored.size());
+    if (size && size->network_direct) {
+      // The size has RDMA, just not the kind OFED drives: telling the user to pick an RDMA size is wrong.
+      fail(check, fmt::format("no Mellanox InfiniBand device: {}; {}", seen, size->reason),
+           "this size needs no OFED driver: its RDMA works through Network Direct, which the Azure Linux agent "
+           "sets up (OS.EnableRDMA=y in /etc/waagent.conf) with an MPI that speaks Network Direct (Intel MPI); for "
+           "OFED, resize to an SR-IOV InfiniBand size (e.g. Standard_HB120rs_v3, Standard_HB176rs_v4)",
+           {{Knob::skip_device_check, {}}});
+      return check;
+    }
     fail(check, fmt::format("no Mellanox InfiniBand device: {}", seen),
          "use an InfiniBand VM size (H- or N-series with 'r')", {{Knob::skip_device_check, {}}});
   } else if (!skip) {
@@ -109,8 +118,30 @@ PlatformReport detect_platform(const SystemRoot& root, const DetectOptions& opti
   report.secure_boot = detect_secure_boot(root);
   for (const auto& ignored : report.pci.ignored) log::debug(fmt::format("PCI device ignored: {}", ignored));
 
+  // IMDS first: the size shapes the device check's message (a Network Direct size), though the
+  // checks still decide in the upstream order.
+  Check size_check = make_check("vm-size", ExitCode::vm_size_not_supported, options.skip_vm_size_check);
+  if (!options.skip_vm_size_check) {
+    try {
+      report.vm = query_imds(options.imds);
+      report.vm_size = classify_vm_size(report.vm->vm_size);
+      if (report.vm_size->infiniband) {
+        size_check.message = report.vm_size->reason;
+      } else if (report.vm_size->network_direct) {
+        fail(size_check, report.vm_size->reason,
+             "resize to an SR-IOV InfiniBand size (e.g. Standard_HB120rs_v3); Network Direct needs no OFED driver",
+             {{Knob::skip_vm_size_check, {}}});
+      } else {
+        fail(size_check, fmt::format("{}: not an SR-IOV InfiniBand size", report.vm_size->reason),
+             "resize to an H- or N-series 'r' size (e.g. Standard_HB120rs_v3)", {{Knob::skip_vm_size_check, {}}});
+      }
+    } catch (const Error& error) {
+      fail(size_check, error.what(), error.hint(), error.remedies());
+    }
+  }
+
   report.checks.push_back(vmbus_check(report.hyperv, options.skip_vmbus_check));
-  report.checks.push_back(device_check(report.pci, options.skip_device_check));
+  report.checks.push_back(device_check(report.pci, report.vm_size, options.skip_device_check));
 
   Check os_check = make_check("os", ExitCode::os_not_supported, options.skip_os_check);
   try {
@@ -120,22 +151,6 @@ PlatformReport detect_platform(const SystemRoot& root, const DetectOptions& opti
     fail(os_check, error.what(), error.hint(), error.remedies());
   }
   report.checks.push_back(os_check);
-
-  Check size_check = make_check("vm-size", ExitCode::vm_size_not_supported, options.skip_vm_size_check);
-  if (!options.skip_vm_size_check) {
-    try {
-      report.vm = query_imds(options.imds);
-      report.vm_size = classify_vm_size(report.vm->vm_size);
-      if (report.vm_size->infiniband) {
-        size_check.message = report.vm_size->reason;
-      } else {
-        fail(size_check, fmt::format("{}: not an SR-IOV InfiniBand size", report.vm_size->reason),
-             "resize to an H- or N-series 'r' size (e.g. Standard_HB120rs_v3)", {{Knob::skip_vm_size_check, {}}});
-      }
-    } catch (const Error& error) {
-      fail(size_check, error.what(), error.hint(), error.remedies());
-    }
-  }
   report.checks.push_back(size_check);
   return report;
 }
@@ -182,7 +197,8 @@ void to_json(nlohmann::json& out, const PlatformReport& report) {
     out["vm"] = {{"size", report.vm->vm_size},   {"offer", report.vm->offer},
                   {"publisher", report.vm->publisher}, {"sku", report.vm->sku},
                   {"location", report.vm->location}, {"os_type", report.vm->os_type},
-                  {"infiniband_size", report.vm_size && report.vm_size->infiniband}};
+                  {"infiniband_size", report.vm_size && report.vm_size->infiniband},
+                  {"network_direct_size", report.vm_size && report.vm_size->network_direct}};
   } else {
     out["vm"] = nullptr;
   }

@@ -32,9 +32,15 @@ std::string usage_error(const std::string& json) {
 
 TEST_CASE("the built-in catalog holds the real rows, all https with a SHA-256", "[catalog]") {
   auto built_in = catalog::parse_catalog(catalog::embedded_catalog_json(), "built-in");
-  CHECK(built_in.releases.size() == 30);
+  // 30 rows of reference/driver-catalog.tsv, 14 x86_64 rows of driver-catalog-additions.tsv, Azure Linux's packages.
+  CHECK(built_in.releases.size() == 45);
   for (const auto& release : built_in.releases) {
-    INFO(release.url);
+    INFO(release.url << release.label);
+    CHECK(release.arch == "x86_64");
+    if (!release.downloads()) {
+      CHECK_FALSE(release.packages.empty());
+      continue;
+    }
     CHECK(release.url.rfind("https://", 0) == 0);
     CHECK(catalog::is_sha256_hex(release.sha256));
     CHECK_FALSE(release.source.empty());
@@ -78,7 +84,11 @@ TEST_CASE("a catalog row is checked field by field", "[catalog]") {
   CHECK_THAT(usage_error(with("sha256", nullptr)), Catch::Contains("\"sha256\" is missing"));
   CHECK_THAT(usage_error(with("version", nullptr)), Catch::Contains("\"version\" is missing"));
   CHECK_THAT(usage_error(with("url", "http://mirror.example/x.tgz")), Catch::Contains("must be https"));
-  CHECK_THAT(usage_error(with("kind", "rpm-pile")), Catch::Contains("mofed-tgz or doca-host"));
+  CHECK_THAT(usage_error(with("kind", "rpm-pile")), Catch::Contains("mofed-tgz, doca-host or distro-packages"));
+  CHECK_THAT(usage_error(with("arch", "riscv64")), Catch::Contains("\"arch\"") && Catch::Contains("riscv64"));
+  CHECK_THAT(usage_error(with("minors", nlohmann::json{{"from", "9.2"}, {"to", "8.4"}})), Catch::Contains("within major"));
+  CHECK_THAT(usage_error(with("minors", nlohmann::json{{"from", "12.4"}, {"to", "12.2"}})), Catch::Contains("backwards"));
+  CHECK_THAT(usage_error(with("only_when_pinned", "yes")), Catch::Contains("true or false"));
   CHECK_THAT(usage_error(with("min_generation", "connectx-99")), Catch::Contains("connectx-99"));
   CHECK_THAT(usage_error(with("os", "debian12")), Catch::Contains("\"os\""));
   CHECK_THAT(usage_error(with("version", 24)), Catch::Contains("must be a string"));
@@ -99,7 +109,7 @@ TEST_CASE("an overlay adds rows on top; an unreadable one is exit 1", "[catalog]
   auto file = dir.path() / "overlay.json";
   std::ofstream(file) << catalog_with(valid_row);
   auto merged = catalog::load_catalog(file);
-  CHECK(merged.releases.size() == 31);
+  CHECK(merged.releases.size() == 46);
   CHECK(merged.releases.front().origin == file.string());
   try {
     catalog::load_catalog(dir.path() / "missing.json");
@@ -135,4 +145,43 @@ TEST_CASE("versions compare component by component", "[catalog]") {
   CHECK(catalog::compare_versions("2.10.0-093000-25.01", "2.8.0-204000-24.07") > 0);
   CHECK(catalog::compare_versions("5.4-1.0.3.0", "5.4-3.0.0.0") < 0);
   CHECK(catalog::compare_versions("1.0", "1.0.1") < 0);
+}
+
+TEST_CASE("a distro-packages row names packages instead of a URL and SHA-256", "[catalog]") {
+  auto row = R"({"kind": "distro-packages", "version": "azl3", "os": {"id": "azurelinux", "version": "3.0"},
+    "label": "azl3", "packages": ["mlnx-ofa_kernel", "mlnx-ofa_kernel-modules"], "min_generation": "connectx-4"})";
+  auto parsed = catalog::parse_catalog(catalog_with(row), "t");
+  REQUIRE(parsed.releases.size() == 1);
+  CHECK(parsed.releases[0].kind == BundleKind::distro_packages);
+  CHECK(parsed.releases[0].url.empty());
+  auto empty = nlohmann::json::parse(row);
+  empty["packages"] = nlohmann::json::array();
+  CHECK_THAT(usage_error(catalog_with(empty.dump())), Catch::Contains("\"packages\""));
+}
+
+TEST_CASE("the channel skips rows of an unknown arch or kind with a note; a user's file refuses them", "[catalog]") {
+  auto arm = nlohmann::json::parse(valid_row);
+  arm["arch"] = "riscv64";
+  auto future = nlohmann::json::parse(valid_row);
+  future["kind"] = "doca-container";
+  auto document = R"({"schema": 1, "serial": 3, "releases": [)" + std::string(valid_row) + "," + arm.dump() + "," +
+                  future.dump() + "]}";
+  auto channel = catalog::parse_catalog(document, "channel", catalog::CatalogSource::channel);
+  CHECK(channel.releases.size() == 1);
+  CHECK(channel.serial == 3);
+  REQUIRE(channel.notes.size() == 2);
+  CHECK_THAT(channel.notes[0], Catch::Contains("release #2 skipped") && Catch::Contains("riscv64"));
+  CHECK_THAT(channel.notes[1], Catch::Contains("release #3 skipped") && Catch::Contains("doca-container"));
+  CHECK_THAT(usage_error(document), Catch::Contains("riscv64"));
+  // Other faults in a channel are exit 14, not 1.
+  auto bad = nlohmann::json::parse(valid_row);
+  bad["sha256"] = "1234";
+  try {
+    catalog::parse_catalog(R"({"schema": 1, "serial": 4, "releases": [)" + bad.dump() + "]}", "channel", catalog::CatalogSource::channel);
+    FAIL("expected exit 14");
+  } catch (const Error& error) {
+    CHECK(error.code() == ExitCode::operation_failed);
+    CHECK_THAT(error.what(), Catch::Contains("sha256"));
+  }
+  CHECK_THROWS_AS(catalog::parse_catalog(catalog_with(valid_row), "channel", catalog::CatalogSource::channel), Error);  // no serial
 }

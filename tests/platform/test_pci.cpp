@@ -91,3 +91,18 @@ TEST_CASE("an unknown Mellanox device id is reported without a model", "[pci]") 
   CHECK_FALSE(scan.mellanox[0].model.has_value());
   CHECK(scan.mellanox[0].link == LinkKind::infiniband);
 }
+
+TEST_CASE("a ConnectX-3 VF of class 0x0280 (Network controller) is InfiniBand, as on NCv3/NDv2", "[pci]") {
+  test::TempDir dir;
+  test::FakeMachine machine(dir.path());
+  machine.pci_device("0002:00:02.0", 0x15b3, 0x1004, 0x028000);  // ConnectX-3 VF
+  machine.pci_device("0003:00:02.0", 0x15b3, 0x1007, 0x028000);  // ConnectX-3 Pro
+  machine.pci_device("0004:00:02.0", 0x15b3, 0x1016, 0x028000);  // a ConnectX-4 Lx VF of that class is not
+  auto scan = platform::scan_pci(SystemRoot(dir.path()));
+  REQUIRE(scan.mellanox.size() == 3);
+  CHECK(scan.mellanox[0].link == platform::LinkKind::infiniband);
+  CHECK_THAT(scan.mellanox[0].link_evidence, Catch::Contains("0x028000") && Catch::Contains("Network controller"));
+  CHECK(scan.mellanox[1].link == platform::LinkKind::infiniband);
+  CHECK(scan.mellanox[2].link == platform::LinkKind::unknown);
+  CHECK(scan.infiniband().size() == 2);
+}

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """A local stand-in for the Azure Instance Metadata Service, for tests and the simulated VM.
 
-Serves GET /metadata/instance/compute like IMDS does (only with the header "Metadata: true"),
-on 127.0.0.1. Writes the port it listens on to --port-file once it is ready.
+Serves GET /metadata/instance/compute and the whole instance document at /metadata/instance
+(compute nested under "compute") like IMDS does: only with the header "Metadata: true" and an
+api-version query (else 400, as IMDS answers), on 127.0.0.1. Writes the port it listens on to
+--port-file once it is ready.
 
 Modes (--mode): ok, 404, 500, garbage (not JSON), no-vmsize (JSON without vmSize), not-object,
 stall (accepts, never answers), huge (an endless body). --fail-first N answers the first N
-requests with --fail-status (default 500) before behaving as --mode, to test retries.
+requests with --fail-status (default 500) before behaving as --mode, to test retries (IMDS answers
+410 early in boot: --fail-first 1 --fail-status 410). --log records "GET PATH" per request.
 """
 import argparse
 import json
@@ -51,16 +54,24 @@ def main():
                 number = state["requests"]
             if self.headers.get("Metadata") != "true":
                 return self.reply(400, json.dumps({"error": "Bad request. Required metadata header not specified"}))
-            if not self.path.startswith("/metadata/instance/compute"):
+            path, _, query = self.path.partition("?")
+            if path not in ("/metadata/instance/compute", "/metadata/instance"):
                 return self.reply(404, json.dumps({"error": "Not found"}))
+            if "api-version=" not in query:
+                return self.reply(400, json.dumps({"error": "Bad request. api-version was not specified in the request"}))
             if number <= args.fail_first:
                 return self.reply(args.fail_status, json.dumps({"error": "failing on purpose"}))
             mode = args.mode
             if mode == "ok":
-                return self.reply(200, json.dumps({
+                compute = {
                     "vmSize": args.vm_size, "offer": "ubuntu-hpc", "publisher": "microsoft-dsvm",
                     "sku": "2204", "location": "southcentralus", "osType": "Linux",
-                    "name": "ibdriver-test", "vmId": "6d2b7f59-1c4e-4a4b-9c8f-3f5e1e0f2a11"}))
+                    "name": "ibdriver-test", "vmId": "6d2b7f59-1c4e-4a4b-9c8f-3f5e1e0f2a11"}
+                if path == "/metadata/instance":
+                    return self.reply(200, json.dumps({"compute": compute, "network": {"interface": [
+                        {"macAddress": "000D3A4B5C6D", "ipv4": {"ipAddress": [
+                            {"privateIpAddress": "10.0.0.4", "publicIpAddress": ""}]}}]}}))
+                return self.reply(200, json.dumps(compute))
             if mode in ("404", "500", "503", "429"):
                 return self.reply(int(mode), json.dumps({"error": "mode " + mode}))
             if mode == "garbage":

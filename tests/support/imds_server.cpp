@@ -30,3 +30,7 @@ std::string ImdsServer::url() const {
 }
 
 }  // namespace ibdriver::test
+
+namespace ibdriver::test {
+std::string ImdsServer::base_url() const { return fmt::format("http://127.0.0.1:{}", port_); }
+}  // namespace ibdriver::test

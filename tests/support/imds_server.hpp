@@ -13,6 +13,7 @@ class ImdsServer {
  public:
   explicit ImdsServer(const std::vector<std::string>& arguments = {});
   std::string url() const;  // the instance/compute URL, as IMDS spells it
+  std::string base_url() const;  // http://127.0.0.1:<port>, no path
   int port() const { return port_; }
 
  private:
