@@ -230,6 +230,14 @@ class DkmsStage : public Stage {
     auto with_profile = context.journal.record().packages;
     with_profile.push_back(context.journal.record().profile);
     auto modules = install::dkms_modules_of(*context.packages, context.root, with_profile);
+    if (modules.empty()) {
+      // Never "built" when nothing was: a bundle without DKMS packages (prebuilt kmods) or packages
+      // installed by another process are not modules of this install.
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("none of the installed packages of {} carries a DKMS module, so no kernel module was built",
+                              context.journal.record().release_file),
+                  "check `dkms status` and the bundle's profile; a bundle of prebuilt kmods needs the kernel it was built for");
+    }
     for (const auto& module : modules) context.journal.add_dkms_module(module.name, module.version);
     install::DkmsBuilder builder(context.root, context.options->dkms, certificate);
     for (const auto& kernel : context.kernels) builder.ensure(modules, kernel, context.journal);
