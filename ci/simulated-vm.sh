@@ -11,8 +11,11 @@ source "$ci_dir/check.sh"
 
 sim_pids=()
 https_pid=""
+work=""
+root=""
 sim_cleanup() {
   local pid
+  [ -n "$work" ] || return 0
   for pid in "${sim_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   sim_kill_root_processes
   umount -l "$root/proc" 2>/dev/null || true
@@ -22,6 +25,7 @@ sim_cleanup() {
 
 sim_root_pids() {  # sim_root_pids REGEX: the processes running in $root whose command line matches
   local dir pid
+  [ -n "$root" ] || return 0
   for dir in /proc/[0-9]*; do
     pid=${dir#/proc/}
     [ "$(readlink "$dir/root" 2>/dev/null)" = "$root" ] || continue
