@@ -1,5 +1,5 @@
 #include "core/process.hpp"
-#include "core/exec_support.hpp"
+#include "core/detail/exec_support.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,6 +1,7 @@
 #include "install/rpm_package_manager.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <system_error>
 
@@ -74,7 +75,7 @@ ProcessResult RpmPackageManager::run_tool(const std::vector<std::string>& argv) 
     auto folder = dbpath.succeeded() ? std::string(text::trim(dbpath.out)) : std::string("/var/lib/rpm");
     locks_.fcntl_locks = {folder + "/.rpm.lock"};
   }
-  wait_for_rpm_locks(root_, locks_, settings_.lock_timeout, name());
+  auto deadline = std::chrono::steady_clock::now() + settings_.lock_timeout;
   ProcessOptions options;
   options.time_limit = settings_.command_timeout;
   options.extra_environment = {"LC_ALL=C"};
@@ -83,7 +84,16 @@ ProcessResult RpmPackageManager::run_tool(const std::vector<std::string>& argv) 
     options.extra_environment.push_back(fmt::format("ZYPP_LOCK_TIMEOUT={}", settings_.lock_timeout.count()));
   }
   log::debug(fmt::format("running {}", format_command(argv)));
-  return run_process(argv, options);
+  for (bool first = true;; first = false) {
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+    wait_for_rpm_locks(root_, locks_, first ? settings_.lock_timeout : std::max(left, std::chrono::seconds(1)), name());
+    auto result = run_process(argv, options);
+    // Another process took a lock between the wait and the start: wait for it again while time is left.
+    bool lost_race = !result.succeeded() && (result.err.find("lock") != std::string::npos || result.out.find("lock") != std::string::npos) &&
+                     (result.err.find("another") != std::string::npos || result.out.find("another") != std::string::npos ||
+                      result.err.find("can't create transaction lock") != std::string::npos);
+    if (!lost_race || std::chrono::steady_clock::now() >= deadline) return result;
+  }
 }
 
 std::vector<std::string> RpmPackageManager::add_repository(const LocalRepository& repository) {
