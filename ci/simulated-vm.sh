@@ -24,12 +24,10 @@ sim_cleanup() {
 }
 
 sim_root_pids() {  # sim_root_pids REGEX: the processes running in $root whose command line matches
-  local dir pid
+  local pid
   [ -n "$root" ] || return 0
-  for dir in /proc/[0-9]*; do
-    pid=${dir#/proc/}
-    [ "$(readlink "$dir/root" 2>/dev/null)" = "$root" ] || continue
-    tr '\0' ' ' <"$dir/cmdline" 2>/dev/null | grep -qE -- "$1" && echo "$pid"
+  for pid in $(pgrep -f -- "$1"); do
+    [ "$(readlink "/proc/$pid/root" 2>/dev/null)" != "$root" ] || echo "$pid"
   done
   return 0
 }
