@@ -4,6 +4,7 @@
 # waagent.conf; a local IMDS and a local HTTPS server (test CA) serving generated MOFED-shaped bundles;
 # a catalog overlay with the bundle's row. Only the hardware and IMDS are simulated.
 # Needs: root, $build (the build folder), and it sets: $work $root $imds $port $good, sim_ib, sim_overlay.
+# IBDRIVER_SIM_LOGS=DIR keeps the logs and JSON outputs of the run there (the work folder is removed).
 build=${build:?set build (the build folder) before sourcing ci/simulated-vm.sh}
 ci_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=ci/check.sh
@@ -16,6 +17,11 @@ root=""
 sim_cleanup() {
   local pid
   [ -n "$work" ] || return 0
+  if [ -n "${IBDRIVER_SIM_LOGS:-}" ]; then  # keep the logs, the JSON outputs and the root's journal and log
+    mkdir -p "$IBDRIVER_SIM_LOGS"
+    find "$work" -maxdepth 1 -type f \( -name '*.log' -o -name '*.json' -o -name '*.err' \) -exec cp {} "$IBDRIVER_SIM_LOGS/" \;
+    cp "$root/var/log/ibdriver.log" "$root/var/lib/ibdriver/state.json" "$IBDRIVER_SIM_LOGS/" 2>/dev/null || true
+  fi
   for pid in "${sim_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   sim_kill_root_processes
   umount -l "$root/proc" 2>/dev/null || true
