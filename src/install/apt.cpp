@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <optional>
+#include <regex>
 #include <set>
 #include <thread>
 #include <system_error>
@@ -256,6 +257,85 @@ std::vector<std::string> AptPackageManager::install_arguments(const std::vector<
     }
   }
   return added;
+}
+
+std::vector<ReplacedPackage> AptPackageManager::would_replace(const std::vector<std::string>& packages) {
+  // apt's simulation: "Inst libibverbs1 [44.0-2] (2410mlnx54-1.2410068 ibdriver:./ [amd64])"; the
+  // bracketed version is the one installed now, so the line is an upgrade (or a downgrade) in place.
+  std::vector<std::string> argv{"apt-get", "install", "-s", "-q", "--no-install-recommends"};
+  argv.insert(argv.end(), packages.begin(), packages.end());
+  ProcessOptions options;
+  options.extra_environment = {"LC_ALL=C"};
+  auto result = run_process(argv, options);
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("apt-get cannot plan the install of {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)),
+                "see the lines above: a dependency the bundle needs is missing from the configured repositories");
+  }
+  static const std::regex upgrade(R"(^Inst (\S+) \[([^\]]+)\] \(\S+ .*\[(\S+)\]\))");
+  std::vector<ReplacedPackage> replaced;
+  for (auto line : text::split(result.out, '\n')) {
+    std::string copy(line);
+    std::smatch match;
+    if (std::regex_search(copy, match, upgrade)) replaced.push_back({match[1].str(), match[2].str(), match[3].str(), {}});
+  }
+  return replaced;
+}
+
+void AptPackageManager::keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) {
+  std::error_code error;
+  std::filesystem::create_directories(folder, error);
+  for (auto& package : replaced) {
+    // dpkg's file name: the epoch's colon is escaped as %3a.
+    auto version = package.version;
+    if (auto colon = version.find(':'); colon != std::string::npos) version.replace(colon, 1, "%3a");
+    auto file_name = fmt::format("{}_{}_{}.deb", package.name, version, package.architecture);
+    auto target = std::filesystem::path(folder) / file_name;
+    auto cached = std::filesystem::path("/var/cache/apt/archives") / file_name;
+    if (std::filesystem::exists(cached, error)) {
+      std::filesystem::copy_file(cached, target, std::filesystem::copy_options::overwrite_existing, error);
+    } else {
+      ProcessOptions options;
+      options.working_directory = folder;
+      options.time_limit = settings_.command_timeout;
+      options.extra_environment = {"LC_ALL=C"};
+      auto downloaded = run_process({"apt-get", "download", "-q", fmt::format("{}={}", package.name, package.version)}, options);
+      if (!downloaded.succeeded()) log::debug(fmt::format("apt-get download {}={}: {}", package.name, package.version, downloaded.tail(2)));
+    }
+    if (std::filesystem::exists(target, error)) {
+      package.kept_file = target.string();
+    } else {
+      log::warning(fmt::format("{} {} is upgraded by the bundle and no copy of it could be kept (not in apt's cache, not in the "
+                               "repositories): uninstall will need a repository that has it",
+                               package.name, package.version));
+    }
+  }
+}
+
+std::vector<std::string> AptPackageManager::restore(const std::vector<ReplacedPackage>& replaced) {
+  if (replaced.empty()) return {};
+  auto argument = [](const ReplacedPackage& package) {
+    return package.kept_file.empty() || !std::filesystem::exists(package.kept_file) ? fmt::format("{}={}", package.name, package.version)
+                                                                                    : package.kept_file;
+  };
+  std::vector<std::string> base{"apt-get", "install", "-y", "-q", "--allow-downgrades", "--no-install-recommends",
+                                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"};
+  auto all = base;
+  for (const auto& package : replaced) all.push_back(argument(package));
+  finish_interrupted_dpkg();
+  if (run_locked(all).succeeded()) return {};
+  // One at a time, to name exactly the ones that cannot come back.
+  std::vector<std::string> failed;
+  for (const auto& package : replaced) {
+    auto one = base;
+    one.push_back(argument(package));
+    auto result = run_locked(one);
+    if (!result.succeeded()) {
+      log::warning(fmt::format("cannot restore {} {}: {}", package.name, package.version, apt_errors(result)));
+      failed.push_back(package.name);
+    }
+  }
+  return failed;
 }
 
 void AptPackageManager::remove(const std::vector<std::string>& packages) {

@@ -21,6 +21,9 @@ class AptPackageManager : public PackageManager {
   std::string package_name_of(const std::filesystem::path& package_file) override;
   bool is_source_file(const std::string& path) const override;
   void refresh_source(const std::string& source_file) override;
+  std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) override;
+  void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) override;
+  std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) override;
 
  private:
   // Runs an apt-get or dpkg command once every dpkg lock is free, and again while the tool fails only

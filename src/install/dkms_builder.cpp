@@ -86,7 +86,7 @@ std::vector<DkmsModule> journaled_modules(const SystemRoot& root, const JournalR
     }
     modules.push_back(parse_dkms_conf(*text, conf));
   }
-  return build_order(with_core_module_names(std::move(modules)));
+  return ofed_build_order(root, std::move(modules));
 }
 
 }  // namespace ibdriver::install

@@ -1,15 +1,6 @@
 // Secure Boot: which key DKMS signs with, its configuration drop-in and sign-file, and the pre-flight.
 #include "install/module_signing.hpp"
 
-#include <openssl/bio.h>
-#include <openssl/bn.h>
-#include <openssl/cms.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rsa.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,7 +15,6 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
-#include "core/openssl.hpp"
 #include "core/process.hpp"
 #include "core/text.hpp"
 
@@ -35,18 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr std::size_t max_config_bytes = 1024 * 1024;
-constexpr std::size_t max_key_bytes = 1024 * 1024;
-
-using BioPtr = openssl::Bio;
-using PkeyPtr = openssl::Pkey;
-using PkeyCtxPtr = openssl::PkeyContext;
-using X509Ptr = openssl::Certificate;
-using ExtensionPtr = openssl::CertificateExtension;
-using BignumPtr = openssl::Bignum;
-using CmsPtr = openssl::Cms;
-using openssl::memory_bio;
-using openssl::parse_certificate;
-using openssl::parse_private_key;
 
 bool is_executable(const SystemRoot& root, const std::string& system_path) {
   auto resolved = root.resolve(system_path);

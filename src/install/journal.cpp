@@ -56,6 +56,10 @@ void to_json(nlohmann::json& out, const JournalRecord& journal) {
   for (const auto& module : journal.dkms_modules) {
     modules.push_back({{"name", module.name}, {"version", module.version}, {"kernels", module.kernels}});
   }
+  auto replaced = nlohmann::json::array();
+  for (const auto& package : journal.replaced) {
+    replaced.push_back({{"name", package.name}, {"version", package.version}, {"architecture", package.architecture}, {"kept_file", package.kept_file}});
+  }
   auto stages = nlohmann::json::object();
   for (const auto& [name, stage] : journal.stages) stages[name] = {{"state", stage.state}, {"seconds", stage.seconds}};
   out = {{"schema", Journal::schema_version},
@@ -63,6 +67,7 @@ void to_json(nlohmann::json& out, const JournalRecord& journal) {
          {"bundle_dir", journal.bundle_dir},
          {"repository_files", journal.repository_files},
          {"packages", journal.packages},
+         {"replaced", replaced},
          {"profile", journal.profile},
          {"node", {{"ipoib", journal.ipoib}}},
          {"dkms_modules", modules},
@@ -111,6 +116,10 @@ JournalRecord Journal::parse(std::string_view text, const std::string& origin) {
     journal.packages = json.at("packages").get<std::vector<std::string>>();
     journal.profile = json.at("profile").get<std::string>();
     journal.depmod_created = json.value("depmod_created", std::vector<std::string>{});
+    for (const auto& package : json.value("replaced", nlohmann::json::array())) {
+      journal.replaced.push_back({package.at("name").get<std::string>(), package.at("version").get<std::string>(),
+                                  package.at("architecture").get<std::string>(), package.at("kept_file").get<std::string>()});
+    }
     for (const auto& change : json.at("configuration")) {
       ConfigChange parsed{change.at("file").get<std::string>(), change.at("action").get<std::string>(), std::nullopt};
       if (!change.at("original").is_null()) parsed.original = change.at("original").get<std::string>();
@@ -171,6 +180,14 @@ void Journal::set_ipoib(bool ipoib) {
 
 void Journal::add_repository_files(const std::vector<std::string>& files) {
   for (const auto& file : files) add_unique(record_.repository_files, file);
+  save();
+}
+
+void Journal::add_replaced(const std::vector<ReplacedPackage>& replaced) {
+  for (const auto& package : replaced) {
+    bool known = std::any_of(record_.replaced.begin(), record_.replaced.end(), [&](const auto& earlier) { return earlier.name == package.name; });
+    if (!known) record_.replaced.push_back(package);
+  }
   save();
 }
 

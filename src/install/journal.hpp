@@ -33,6 +33,16 @@ struct JournaledModule {
   std::vector<std::string> kernels;
 };
 
+// A distro package the bundle upgraded in place (rdma-core, libibverbs1...: real bundles ship them
+// under the distro's names at higher versions), with the version it had and the package file kept
+// to put it back on uninstall (system path; empty when none could be kept).
+struct ReplacedPackage {
+  std::string name;
+  std::string version;
+  std::string architecture;
+  std::string kept_file;
+};
+
 // One stage's record: "done" once it finished, and how long its last run took (seconds).
 struct StageRecord {
   std::string state;
@@ -48,6 +58,7 @@ struct JournalRecord {
   std::string bundle_dir;                      // system path of the unpacked bundle (/var/lib/ibdriver/bundles/<sha256>)
   std::vector<std::string> repository_files;   // package source files ibdriver wrote (system paths)
   std::vector<std::string> packages;           // installed by ibdriver (were absent before)
+  std::vector<ReplacedPackage> replaced;       // upgraded in place by the bundle (uninstall restores them)
   std::string profile;
   bool ipoib = true;                           // the node settings the configure stage applied
   std::vector<JournaledModule> dkms_modules;   // in build order
@@ -91,6 +102,8 @@ class Journal {
   void set_ipoib(bool ipoib);
   void add_repository_files(const std::vector<std::string>& files);
   void add_packages(const std::vector<std::string>& packages);
+  // Before the upgrade that replaces them: the first record of a package (its original version) wins.
+  void add_replaced(const std::vector<ReplacedPackage>& replaced);
   // Registers a module (kept in the order first registered) before DKMS builds it.
   void add_dkms_module(const std::string& name, const std::string& version);
   void add_dkms_kernel(const std::string& name, const std::string& kernel);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <set>
+#include <system_error>
 
 #include "core/files.hpp"
+#include "install/dkms_order.hpp"
 
 namespace ibdriver::install {
 
@@ -32,6 +34,39 @@ std::vector<DkmsModule> with_core_module_names(std::vector<DkmsModule> modules) 
   return modules;
 }
 
+std::vector<DkmsModule> ofed_build_order(const SystemRoot& root, std::vector<DkmsModule> modules) {
+  modules = with_core_module_names(std::move(modules));
+  std::vector<BundleDkmsModule> bundle;
+  for (const auto& module : modules) {
+    DkmsConf conf;
+    conf.name = module.name;
+    conf.version = module.version;
+    conf.build_depends = module.build_depends;
+    conf.file = module.conf.string();
+    bundle.push_back({conf, {}, false});
+  }
+  // Modules DKMS already has on this machine satisfy a BUILD_DEPENDS outside the set.
+  std::set<std::string> elsewhere;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(root.path("/var/lib/dkms"), error)) elsewhere.insert(entry.path().filename().string());
+  auto order = dkms_build_order(std::move(bundle), elsewhere);
+  std::string core;
+  for (const auto& module : order.modules) {
+    if (is_ofed_core(module.conf.name)) core = module.conf.name;
+  }
+  std::vector<DkmsModule> ordered;
+  for (const auto& module : order.modules) {
+    auto original = std::find_if(modules.begin(), modules.end(), [&](const auto& m) { return m.name == module.conf.name; });
+    ordered.push_back(*original);
+    // A ULP links against the core's Module.symvers whether or not it says so: rebuilt with the core.
+    auto& depends = ordered.back().build_depends;
+    if (!core.empty() && links_against_core(module) && std::find(depends.begin(), depends.end(), core) == depends.end()) {
+      depends.push_back(core);
+    }
+  }
+  return ordered;
+}
+
 std::vector<DkmsModule> dkms_modules_of(PackageManager& packages, const SystemRoot& root, const std::vector<std::string>& package_names) {
   std::vector<DkmsModule> modules;
   std::set<std::string> seen;
@@ -42,7 +77,7 @@ std::vector<DkmsModule> dkms_modules_of(PackageManager& packages, const SystemRo
       if (text) modules.push_back(parse_dkms_conf(*text, file));
     }
   }
-  return build_order(with_core_module_names(std::move(modules)));
+  return ofed_build_order(root, std::move(modules));
 }
 
 }  // namespace ibdriver::install

@@ -17,6 +17,12 @@ bool same_core_module(const std::string& a, const std::string& b);
 std::vector<DkmsModule> dkms_modules_of(PackageManager& packages, const SystemRoot& root,
                                         const std::vector<std::string>& package_names);
 
+// The order to build a bundle's modules in (install/dkms_order.hpp's rule: declared BUILD_DEPENDS,
+// then the OFED core before every module known to link against it, then by name), with the core added
+// to the BUILD_DEPENDS of each such module so that rebuilding the core rebuilds them too. Error 14 for
+// a cycle, or a dependency neither the set nor DKMS on this root has.
+std::vector<DkmsModule> ofed_build_order(const SystemRoot& root, std::vector<DkmsModule> modules);
+
 // Rewrites BUILD_DEPENDS on the core module to the name the set actually has (see same_core_module).
 std::vector<DkmsModule> with_core_module_names(std::vector<DkmsModule> modules);
 

@@ -34,7 +34,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t max_config_bytes = 1024 * 1024;
 constexpr std::size_t max_key_bytes = 1024 * 1024;
 
 using BioPtr = openssl::Bio;
@@ -43,8 +42,6 @@ using PkeyCtxPtr = openssl::PkeyContext;
 using X509Ptr = openssl::Certificate;
 using ExtensionPtr = openssl::CertificateExtension;
 using BignumPtr = openssl::Bignum;
-using CmsPtr = openssl::Cms;
-using openssl::memory_bio;
 using openssl::parse_certificate;
 using openssl::parse_private_key;
 

@@ -54,6 +54,11 @@ void undo_all(const SystemRoot& root, install::Journal& journal, install::Packag
   auto stages = detail::install_stages();
   for (auto stage = stages.rbegin(); stage != stages.rend(); ++stage) (*stage)->undo(context);
   install::Journal::erase(root);
+  if (!context.undo_failures.empty()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("removed everything else, but could not restore: {}", fmt::join(context.undo_failures, "; ")),
+                "install those versions by hand (apt-get install --allow-downgrades NAME=VERSION, dnf downgrade NAME-VERSION)");
+  }
 }
 
 // What the lasting stages find no longer true of an install.
@@ -240,7 +245,7 @@ std::optional<install::JournalRecord> run_uninstall(const SystemRoot& root, std:
   settings.lock_timeout = lock_wait;
   // A journal without packages (an install stopped before the packages stage) needs no package manager.
   std::unique_ptr<install::PackageManager> packages;
-  if (!journal->record().packages.empty() || !journal->record().repository_files.empty()) {
+  if (!journal->record().packages.empty() || !journal->record().repository_files.empty() || !journal->record().replaced.empty()) {
     packages = package_manager_for(root, settings, unavailable);
   }
   auto removed = journal->record();

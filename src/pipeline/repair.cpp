@@ -19,6 +19,7 @@
 #include "core/process.hpp"
 #include "core/run_lock.hpp"
 #include "install/dkms_builder.hpp"
+#include "install/kernel_hook.hpp"
 #include "install/module_signing.hpp"
 #include "platform/kernels.hpp"
 
@@ -99,6 +100,12 @@ RepairResult run_repair(const SystemRoot& root, const RepairOptions& options) {
   if (result.kernel.empty()) {
     throw Error(ExitCode::operation_failed, "cannot tell which kernel runs here", "name the kernel to repair",
                 {{Knob::kernel, {}}});
+  }
+  // The ordered kernel hook is put back first: a later kernel then builds in order again.
+  std::vector<std::string> names;
+  for (const auto& module : journal->record().dkms_modules) names.push_back(module.name);
+  if (!names.empty() && !install::kernel_hook_installed(root, names)) {
+    install::install_kernel_hook(root, names, [&](const install::ConfigChange& change) { journal->add_config_change(change); });
   }
   auto plan = plan_repair(root, journal->record(), result.kernel);
   result.missing = plan.missing;

@@ -16,6 +16,7 @@
 #include "install/configure.hpp"
 #include "install/dkms_builder.hpp"
 #include "install/doca_host.hpp"
+#include "install/kernel_hook.hpp"
 #include "install/mofed_bundle.hpp"
 #include "install/module_sources.hpp"
 #include "platform/loaded_driver.hpp"
@@ -28,6 +29,9 @@ namespace ibdriver::pipeline::detail {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Where the package files of the distro packages a bundle replaced are kept (system path).
+constexpr const char* replaced_dir = "/var/lib/ibdriver/replaced";
 
 const catalog::DriverRelease& release_of(const StageContext& context) { return context.plan->resolution->release; }
 
@@ -138,13 +142,18 @@ class PackagesStage : public Stage {
     } else {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
       context.journal.add_repository_files(packages.add_repository({"ibdriver", system_path(context, bundle.repository)}));
+      // The bundle ships rdma-core, libibverbs1... under the distro's names at higher versions: keep
+      // what it replaces (journaled before the upgrade) so uninstall can put the distro's back.
+      auto replaced = packages.would_replace({profile});
+      packages.keep_files(replaced, replaced_dir);
+      context.journal.add_replaced(replaced);
       record(packages.install({profile}));
     }
     return fmt::format("{} installed with {}", profile, packages.name());
   }
   void undo(StageContext& context) override {
     const auto& journal = context.journal.record();
-    if (journal.packages.empty() && journal.repository_files.empty()) return;
+    if (journal.packages.empty() && journal.repository_files.empty() && journal.replaced.empty()) return;
     auto& packages = require_packages(context);
     auto absent = packages.not_installed(journal.packages);
     std::vector<std::string> still_installed;
@@ -153,6 +162,15 @@ class PackagesStage : public Stage {
     }
     packages.remove(still_installed);
     packages.remove_repository(journal.repository_files);
+    auto failed = packages.restore(journal.replaced);
+    for (const auto& name : failed) {
+      auto found = std::find_if(journal.replaced.begin(), journal.replaced.end(), [&](const auto& package) { return package.name == name; });
+      context.undo_failures.push_back(fmt::format("{} {} (the version installed before the bundle replaced it; no kept file or "
+                                                  "repository has it: install it from the distro's archive)",
+                                                  name, found->version));
+    }
+    std::error_code error;
+    if (failed.empty()) fs::remove_all(context.root.path(replaced_dir), error);
   }
 
  private:
@@ -250,6 +268,10 @@ class ConfigureStage : public Stage {
     if (!install::boot_unit_installed(context.root)) {
       missing.push_back(fmt::format("the boot-time repair ({}) is not enabled", install::boot_unit_name));
     }
+    auto modules = module_names(context);
+    if (!modules.empty() && !install::kernel_hook_installed(context.root, modules)) {
+      missing.push_back("the kernel hook that builds the modules in order for a new kernel is missing or changed");
+    }
     return missing;
   }
   std::string run(StageContext& context) override {
@@ -257,9 +279,20 @@ class ConfigureStage : public Stage {
     context.journal.set_ipoib(context.options->fetch.plan.ipoib);
     install::configure_node(context.root, {context.journal.record().ipoib}, record);
     install::install_boot_unit(context.root, record);
+    // DKMS's autoinstall builds by name on a new kernel: NVIDIA's ULPs before the core, and fail.
+    auto modules = module_names(context);
+    if (!modules.empty()) install::install_kernel_hook(context.root, modules, record);
     return "modules load at boot; RDMA enabled for the Azure agent";
   }
   void undo(StageContext& context) override { install::restore_configuration(context.root, context.journal.record().configuration); }
+
+ private:
+  // The journal's modules, in build order (as journaled).
+  static std::vector<std::string> module_names(const StageContext& context) {
+    std::vector<std::string> names;
+    for (const auto& module : context.journal.record().dkms_modules) names.push_back(module.name);
+    return names;
+  }
 };
 
 class LoadStage : public Stage {

@@ -30,6 +30,8 @@ struct StageContext {
   // Set by the load stage: the installed driver is not the running one until a reboot (validation is
   // then deferred, never passed).
   bool reboot_required = false;
+  // Set by undo: what could not be put back; uninstall finishes everything else, then reports these.
+  std::vector<std::string> undo_failures{};
 };
 
 class Stage {
