@@ -1,18 +1,52 @@
+# shellcheck shell=bash
 # Sourced by ci/demo and ci/chroot-test: the simulated VM. A Debian 12 root (ci/make-root, copied so the
 # base stays clean) with the fake sysfs of a Standard_HB120rs_v3 at its sys/ and an Azure-style
 # waagent.conf; a local IMDS and a local HTTPS server (test CA) serving generated MOFED-shaped bundles;
 # a catalog overlay with the bundle's row. Only the hardware and IMDS are simulated.
-# Needs: root, $build (the build folder), and it sets: $work $root $imds $port, sim_ib, sim_overlay.
+# Needs: root, $build (the build folder), and it sets: $work $root $imds $port $good, sim_ib, sim_overlay.
+# IBDRIVER_SIM_LOGS=DIR keeps the logs and JSON outputs of the run there (the work folder is removed).
+build=${build:?set build (the build folder) before sourcing ci/simulated-vm.sh}
+ci_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=ci/check.sh
+source "$ci_dir/check.sh"
 
 sim_pids=()
+https_pid=""
+work=""
+root=""
 sim_cleanup() {
+  local pid
+  [ -n "$work" ] || return 0
+  if [ -n "${IBDRIVER_SIM_LOGS:-}" ]; then  # keep the logs, the JSON outputs and the root's journal and log
+    mkdir -p "$IBDRIVER_SIM_LOGS"
+    find "$work" -maxdepth 1 -type f \( -name '*.log' -o -name '*.json' -o -name '*.err' \) -exec cp {} "$IBDRIVER_SIM_LOGS/" \;
+    cp "$root/var/log/ibdriver.log" "$root/var/lib/ibdriver/state.json" "$IBDRIVER_SIM_LOGS/" 2>/dev/null || true
+  fi
   for pid in "${sim_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  sim_kill_root_processes
   umount -l "$root/proc" 2>/dev/null || true
   umount -l "$root/var/lib/ibdriver" 2>/dev/null || true
   rm -rf "$work"
 }
 
+sim_root_pids() {  # sim_root_pids REGEX: the processes running in $root whose command line matches
+  local pid
+  [ -n "$root" ] || return 0
+  for pid in $(pgrep -f -- "$1"); do
+    [ "$(readlink "/proc/$pid/root" 2>/dev/null)" != "$root" ] || echo "$pid"
+  done
+  return 0
+}
+
+sim_root_idle() { [ -z "$(sim_root_pids .)" ]; }  # no process runs in $root
+
+sim_kill_root_processes() {  # what a killed or failed run left running in $root (an orphaned apt-get)
+  local pid
+  for pid in $(sim_root_pids .); do kill -9 "$pid" 2>/dev/null || true; done
+}
+
 sim_fresh_root() {
+  sim_kill_root_processes
   umount -l "$root/proc" 2>/dev/null || true
   umount -l "$root/var/lib/ibdriver" 2>/dev/null || true
   rm -rf "$root"
@@ -34,22 +68,33 @@ sim_bundle() {  # sim_bundle NAME [make_mofed_bundle.py options]: a .tgz into th
   rm -rf "$work/build-$name"
 }
 
-sim_start_https() {  # (re)starts the bundle server; sets $port and $https_pid
+sim_ready() { [ -s "$1" ] && kill -0 "$2" 2>/dev/null; }  # sim_ready FILE PID: the server wrote FILE and runs
+
+sim_start_https() {  # (re)starts the bundle server; sets $port and $https_pid once it wrote its ports
   rm -f "$work/ports.json"
   python3 tests/servers/https_server.py --dir "$work/files" --certs "$work/certs" --port-file "$work/ports.json" \
-    --log "$work/requests.log" >/dev/null 2>&1 &
+    --log "$work/requests.log" >"$work/https.log" 2>&1 &
   https_pid=$!
   sim_pids+=("$https_pid")
-  for _ in $(seq 1 200); do [ -s "$work/ports.json" ] && break; sleep 0.05; done
-  port=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['good'])" "$work/ports.json")
+  wait_until 30 sim_ready "$work/ports.json" "$https_pid" || { cat "$work/https.log" >&2; return 1; }
+  port=$("$ci_dir/json-assert" --print "$work/ports.json" 'd["good"]')
 }
 
-sim_overlay() {  # sim_overlay FILE: the catalog row (debian 12) of a served bundle, at the root's /tmp/overlay.json
-  local sha
+sim_stop_https() {
+  [ -n "$https_pid" ] || return 0
+  kill "$https_pid" 2>/dev/null || true
+  wait "$https_pid" 2>/dev/null || true
+  https_pid=""
+}
+
+sim_https_running() { [ -n "$https_pid" ] && kill -0 "$https_pid" 2>/dev/null; }
+
+sim_overlay() {  # sim_overlay FILE [MODES]: the catalog row (debian 12) of a served bundle, at the root's /tmp/overlay.json
+  local sha modes=${2:-files}  # MODES: the server's fault modes for this URL (tests/servers/https_server.py)
   sha=$(sha256sum "$work/files/$1" | cut -d' ' -f1)
   cat >"$root/tmp/overlay.json" <<JSON
 {"schema": 1, "releases": [{"kind": "mofed-tgz", "version": "24.10-1.1.4.0", "os": {"id": "debian", "version": "12"},
- "label": "debian12.1", "url": "https://127.0.0.1:$port/files/$1", "sha256": "$sha",
+ "label": "debian12.1", "url": "https://127.0.0.1:$port/$modes/$1", "sha256": "$sha",
  "min_generation": "connectx-4", "source": "tests/fixtures/make_mofed_bundle.py"}]}
 JSON
 }
@@ -57,18 +102,21 @@ JSON
 sim_ib() { chroot "$root" /usr/local/bin/ibdriver "$@"; }
 
 sim_setup() {
+  local imds_pid
   base=${IBDRIVER_ROOTS:-/var/tmp/ibdriver-roots}/bookworm
-  ci/make-root bookworm "$base" || { echo "cannot make the Debian 12 root" >&2; return 1; }
+  "$ci_dir/make-root" bookworm "$base" || { echo "cannot make the Debian 12 root" >&2; return 1; }
   work=$(mktemp -d /var/tmp/ibdriver-sim.XXXXXX)
   root=$work/root
   python3 tests/servers/make_test_certs.py "$work/certs"
   mkdir -p "$work/files"
   good=MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz
-  sim_bundle "$good"
-  sim_start_https
-  python3 tests/servers/imds_server.py --port-file "$work/imds.port" --vm-size Standard_HB120rs_v3 >/dev/null 2>&1 &
-  sim_pids+=("$!")
-  for _ in $(seq 1 200); do [ -s "$work/imds.port" ] && break; sleep 0.05; done
+  sim_bundle "$good" || return 1
+  sim_start_https || return 1
+  python3 tests/servers/imds_server.py --port-file "$work/imds.port" --vm-size Standard_HB120rs_v3 >"$work/imds.log" 2>&1 &
+  imds_pid=$!
+  sim_pids+=("$imds_pid")
+  wait_until 30 sim_ready "$work/imds.port" "$imds_pid" || { cat "$work/imds.log" >&2; return 1; }
+  # shellcheck disable=SC2034 # for the scripts that source this file
   imds="http://127.0.0.1:$(cat "$work/imds.port")/metadata/instance/compute?api-version=2021-02-01"
   sim_fresh_root
   sim_overlay "$good"

@@ -5,22 +5,53 @@
 # extension's enable with its worker as a transient systemd unit, then the -cloud-amd64 kernel
 # installed offline (DKMS builds for it by itself). Phase 2 (the cloud kernel): the modules load,
 # `ibdriver status` shows both kernels, uninstall removes them.
+# Each phase is a list of scenario functions; every check is one `check NAME CMD...` (ci/check.sh,
+# copied beside this script as check.sh, with ci/json-assert as json-assert).
 set -u
 t=/opt/ibdriver-test
 phase=$(cat "$t/phase")
+check_prefix="VMTEST: "
+# shellcheck source=ci/check.sh
+source "$t/check.sh"
 say() { echo "VMTEST: $*"; }
-pass() { say "PASS: $*"; }
-fail() { say "FAIL: $*"; }
-elapsed() { awk -v since="$1" -v now="$(date +%s.%N)" 'BEGIN { printf "%.1f", now - since }'; }
+seconds_since() { awk -v since="$1" -v now="$(date +%s.%N)" 'BEGIN { printf "%.1f", now - since }'; }
+json_ok() { "$t/json-assert" "$@"; }
+json_value() { "$t/json-assert" --print "$@" 2>/dev/null; }
 fake=$t/fakevm/sys
+common=()
+agent_env=()
+# However this script ends (an unset variable ends it under set -u), the VM powers off: ci/vm then
+# reports the phase as unfinished instead of waiting for its time limit.
+trap 'sync; systemctl poweroff' EXIT
 export IBDRIVER_EXTENSION_BINARY=/usr/sbin/ibdriver  # the extension folder gets the installed binary
 
-start_servers() {
-  python3 "$t/imds_server.py" --port-file /run/imds.port --vm-size Standard_HB120rs_v3 >/dev/null 2>&1 &
-  python3 "$t/https_server.py" --dir "$t/files" --certs "$t/certs" --port-file /run/https.json --log /run/requests.log >/dev/null 2>&1 &
-  for _ in $(seq 1 100); do [ -s /run/imds.port ] && [ -s /run/https.json ] && break; sleep 0.1; done
+# ---- helpers ----
+logged_run() {  # logged_run LOG CMD...: CMD's output to LOG and to the check's output; its time as the detail
+  local log=$1 start status
+  shift
+  start=$(date +%s.%N)
+  "$@" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  detail "$(seconds_since "$start") s"
+  return "$status"
+}
+modules_for() { [ -f "/lib/modules/$1/updates/dkms/ibdriver_core.ko" ] && [ -f "/lib/modules/$1/updates/dkms/ibdriver_iser.ko" ]; }
+modules_load() {
+  modprobe ibdriver_core && modprobe ibdriver_iser && lsmod | grep -q '^ibdriver_iser' || return 1
+  detail "$(lsmod | awk '/^ibdriver_/ {print $1}' | paste -sd' ')"
+}
+server_ready() { [ -s "$1" ] && kill -0 "$2" 2>/dev/null; }  # server_ready FILE PID: it wrote FILE and runs
+
+start_servers() {  # the local IMDS and HTTPS mirror; sets $imds, $port, $common and $agent_env once both are ready
+  local imds_pid https_pid
+  rm -f /run/imds.port /run/https.json
+  python3 "$t/imds_server.py" --port-file /run/imds.port --vm-size Standard_HB120rs_v3 >/run/imds.log 2>&1 &
+  imds_pid=$!
+  python3 "$t/https_server.py" --dir "$t/files" --certs "$t/certs" --port-file /run/https.json --log /run/requests.log >/run/https.log 2>&1 &
+  https_pid=$!
+  wait_until 60 server_ready /run/imds.port "$imds_pid" && wait_until 60 server_ready /run/https.json "$https_pid" || return 1
   imds="http://127.0.0.1:$(cat /run/imds.port)/metadata/instance/compute?api-version=2021-02-01"
-  port=$(python3 -c "import json; print(json.load(open('/run/https.json'))['good'])")
+  port=$(json_value /run/https.json 'd["good"]')
   cat >/run/overlay.json <<JSON
 {"schema": 1, "releases": [{"kind": "mofed-tgz", "version": "24.10-1.1.4.0", "os": {"id": "debian", "version": "12"},
  "label": "debian12.1", "url": "https://127.0.0.1:$port/files/$(cat "$t/bundle.name")", "sha256": "$(cat "$t/bundle.sha256")",
@@ -33,102 +64,121 @@ JSON
 soft_roce() {
   local netdev
   netdev=$(ip -o link show | awk -F': ' '$2 != "lo" {print $2; exit}')
-  modprobe rdma_rxe && ip link set "$netdev" up && { ip addr add 10.0.2.15/24 dev "$netdev" 2>/dev/null || true; } &&
-    rdma link add rxe0 type rxe netdev "$netdev" && pass "Soft-RoCE: rxe0 on $netdev" || fail "cannot set up Soft-RoCE on $netdev"
+  modprobe rdma_rxe && ip link set "$netdev" up || return 1
+  ip addr add 10.0.2.15/24 dev "$netdev" 2>/dev/null
+  rdma link add rxe0 type rxe netdev "$netdev" || return 1
+  detail "rxe0 on $netdev"
 }
 
-modules_for() { [ -f "/lib/modules/$1/updates/dkms/ibdriver_core.ko" ] && [ -f "/lib/modules/$1/updates/dkms/ibdriver_iser.ko" ]; }
-
-phase1() {
-  say "phase 1: kernel $(uname -r), $(nproc) CPUs"
-  if apt-get install -y "$t"/ibdriver_*_amd64.deb >/run/deb.log 2>&1 && [ -x /usr/sbin/ibdriver ]; then
-    pass "the ibdriver .deb installs with apt: $(/usr/sbin/ibdriver --version)"
-  else
-    fail "the .deb: $(tail -3 /run/deb.log)"
-  fi
-  start_servers
-  soft_roce
-  local start
-  start=$(date +%s.%N)
-  if ibdriver install --yes "${common[@]}" --expect-link-layer any >/run/install.log 2>&1; then
-    pass "ibdriver install (fetch, apt, DKMS, configure, validate through libibverbs) in $(elapsed "$start") s"
-  else
-    fail "install: $(tail -5 /run/install.log)"
-  fi
-  grep -q "validated: rxe0 port 1 is ACTIVE on Ethernet" /run/install.log && pass "install's validate stage saw rxe0 ACTIVE" || fail "no validation line in the install log"
-  modules_for "$(uname -r)" && pass "DKMS built ibdriver_core and ibdriver_iser for $(uname -r)" || fail "no modules for $(uname -r)"
-  modprobe ibdriver_core && modprobe ibdriver_iser && lsmod | grep -q '^ibdriver_iser' &&
-    pass "the modules load: $(lsmod | awk '/^ibdriver_/ {print $1}' | tr '\n' ' ')" || fail "the modules do not load"
-  if ibdriver validate --expect-link-layer any --json >/run/validate.json 2>/run/validate.err; then
-    pass "ibdriver validate: $(python3 -c "import json; print(json.load(open('/run/validate.json'))['message'])")"
-  else
-    fail "validate: $(cat /run/validate.err)"
-  fi
-  ibdriver validate --wait 0 >/dev/null 2>/run/validate-ib.err && fail "an Ethernet-only port passed as InfiniBand" ||
-    pass "expecting InfiniBand on Soft-RoCE is exit 14: $(grep -m1 'validation failed' /run/validate-ib.err | cut -c1-120)"
-
-  # The extension, as the guest agent runs it: systemd is PID 1 here, so the worker is a transient unit.
-  # (The drivers are installed already: its worker checks and reports; ci/chroot-test has the worker
-  # install from nothing, and phase 2 uninstalls.)
+deb_installs() {
+  logged_run /run/deb.log apt-get install -y "$t"/ibdriver_*_amd64.deb && [ -x /usr/sbin/ibdriver ] || return 1
+  detail "$(/usr/sbin/ibdriver --version)"
+}
+validate_json() {
+  ibdriver validate --expect-link-layer any --json >/run/validate.json || return 1
+  detail "$(json_value /run/validate.json 'd["message"]')"
+}
+infiniband_refused() {  # expecting InfiniBand where there is only Ethernet: exit 14 and the reason
+  local status=0
+  ibdriver validate --wait 0 >/dev/null 2>/run/validate-ib.err || status=$?
+  cat /run/validate-ib.err
+  [ "$status" -eq 14 ] || { echo "exit $status, not 14"; return 1; }
+  detail "$(grep -m1 'validation failed' /run/validate-ib.err | cut -c1-120)"
+}
+lay_out_extension() {
   "$t/extension-agent" --plain-root layout / >/dev/null &&
-    "$t/extension-agent" --plain-root settings / 0 '{"expectLinkLayer": "any"}' || fail "cannot lay out the extension"
-  start=$(date +%s.%N)
-  "$t/extension-agent" --plain-root run / enable 0 "${agent_env[@]}" >/run/enable.log 2>&1 &&
-    pass "extension enable exits 0 after $(elapsed "$start") s" || fail "enable: $(tail -3 /run/enable.log)"
-  if "$t/extension-agent" --plain-root wait / 0 900 >/run/status.json 2>/run/wait.err; then
-    pass "the extension's status reaches success: $(python3 -c "import json; print(json.load(open('/run/status.json'))[0]['status']['formattedMessage']['message'])")"
-  else
-    fail "extension status: $(cat /run/wait.err; head -c 800 /run/status.json)"
-  fi
-  journalctl -u ibdriver-extension-worker --no-pager 2>/dev/null | grep -q "extension worker for settings 0 started" &&
-    pass "the worker ran as the transient systemd unit ibdriver-extension-worker" || fail "no journal of the transient worker unit"
+    "$t/extension-agent" --plain-root settings / 0 '{"expectLinkLayer": "any"}'
+}
+extension_success() {
+  "$t/extension-agent" --plain-root wait / 0 900 >/run/status.json || { head -c 800 /run/status.json; return 1; }
+  detail "$(json_value /run/status.json 'd[0]["status"]["formattedMessage"]["message"]')"
+}
+worker_unit_ran() {
+  journalctl -u ibdriver-extension-worker --no-pager 2>/dev/null | grep -q "extension worker for settings 0 started"
+}
+cloud_kernel() { find /lib/modules -mindepth 1 -maxdepth 1 -name '*cloud*' -printf '%f\n' | sort | head -1; }
+modules_for_cloud() { local cloud; cloud=$(cloud_kernel); [ -n "$cloud" ] && modules_for "$cloud"; }
 
-  # Kernel upgrade, offline: DKMS's kernel hook builds the registered modules with no ibdriver command.
-  start=$(date +%s.%N)
-  if apt-get install -y /opt/cloud-kernel/*.deb >/run/kernel.log 2>&1; then
-    pass "the -cloud-amd64 kernel and headers install offline in $(elapsed "$start") s"
-  else
-    fail "kernel upgrade: $(tail -3 /run/kernel.log)"
-  fi
-  local cloud
-  cloud=$(ls /lib/modules | grep cloud | head -1)
-  modules_for "$cloud" && pass "DKMS built the modules for $cloud by itself" || fail "no modules for $cloud after the kernel install"
-  echo 2 >"$t/phase"
+booted_cloud() { case "$(uname -r)" in *cloud*) return 0 ;; *) echo "booted $(uname -r)"; return 1 ;; esac; }
+status_both_kernels() {
+  local kernels
+  ibdriver status >/run/status.txt 2>&1 || { cat /run/status.txt; return 1; }
+  kernels=$(grep '^kernels' /run/status.txt)
+  detail "$kernels"
+  [ "$(echo "$kernels" | tr ',' '\n' | grep -c 'amd64')" -ge 2 ] || { cat /run/status.txt; return 1; }
+}
+modules_gone() {
+  local left
+  left=$(find /lib/modules -name 'ibdriver_*.ko*' | head -3)
+  [ -z "$left" ] || { echo "left: $left"; return 1; }
+  ! modinfo ibdriver_core >/dev/null 2>&1
 }
 
-phase2() {
-  say "phase 2: kernel $(uname -r)"
-  case "$(uname -r)" in *cloud*) pass "booted the cloud kernel $(uname -r)" ;; *) fail "booted $(uname -r), not the cloud kernel" ;; esac
-  modprobe ibdriver_core && modprobe ibdriver_iser && pass "the modules load on $(uname -r)" || fail "the modules do not load on $(uname -r)"
-  ibdriver status >/run/status.txt 2>&1
-  local code=$?
-  local kernels
-  kernels=$(grep '^kernels' /run/status.txt)
-  if [ "$code" -eq 0 ] && [ "$(echo "$kernels" | tr ',' '\n' | grep -c 'amd64')" -ge 2 ]; then
-    pass "ibdriver status: healthy, $kernels"
-  else
-    fail "status (exit $code): $(cat /run/status.txt)"
-  fi
+# ---- phase 1: Debian's kernel ----
+scenario_install_and_validate() {
+  check "the ibdriver .deb installs with apt" deb_installs
+  check "the local IMDS and HTTPS mirror are up" start_servers || return
+  check "Soft-RoCE" soft_roce
+  check "ibdriver install (fetch, apt, DKMS, configure, validate through libibverbs)" \
+    logged_run /run/install.log ibdriver install --yes "${common[@]}" --expect-link-layer any
+  check "install's validate stage saw rxe0 ACTIVE" grep -q "validated: rxe0 port 1 is ACTIVE on Ethernet" /run/install.log
+  check "DKMS built ibdriver_core and ibdriver_iser for $(uname -r)" modules_for "$(uname -r)"
+  check "the modules load" modules_load
+  check "ibdriver validate" validate_json
+  check "expecting InfiniBand on Soft-RoCE is exit 14" infiniband_refused
+}
+
+# The extension, as the guest agent runs it: systemd is PID 1 here, so the worker is a transient unit.
+# (The drivers are installed already: its worker checks and reports; ci/chroot-test has the worker
+# install from nothing, and phase 2 uninstalls.)
+scenario_extension() {
+  check "the extension is laid out as the agent does it" lay_out_extension || return
+  check "extension enable exits 0" logged_run /run/enable.log "$t/extension-agent" --plain-root run / enable 0 "${agent_env[@]}"
+  check "the extension's status reaches success" extension_success
+  check "the worker ran as the transient systemd unit ibdriver-extension-worker" worker_unit_ran
+}
+
+# Kernel upgrade, offline: DKMS's kernel hook builds the registered modules with no ibdriver command.
+scenario_kernel_upgrade() {
+  check "the -cloud-amd64 kernel and headers install offline" logged_run /run/kernel.log apt-get install -y /opt/cloud-kernel/*.deb
+  check "DKMS built the modules for $(cloud_kernel) by itself" modules_for_cloud
+}
+
+# ---- phase 2: the cloud kernel ----
+scenario_cloud_kernel() {
+  check "booted the cloud kernel" booted_cloud
+  check "the modules load on $(uname -r)" modules_load
+  check "ibdriver status: healthy, both kernels" status_both_kernels
   if modprobe rdma_rxe 2>/dev/null; then
-    start_servers
-    soft_roce
-    ibdriver validate --expect-link-layer any --wait 30 >/dev/null 2>&1 && pass "validate passes on $(uname -r)" || fail "validate on $(uname -r)"
+    check "the local IMDS and HTTPS mirror are up" start_servers
+    check "Soft-RoCE" soft_roce
+    check "validate passes on $(uname -r)" ibdriver validate --expect-link-layer any --wait 30
   else
     say "note: $(uname -r) has no rdma_rxe module: validation there is skipped"
   fi
+}
+
+scenario_uninstall() {
   modprobe -r ibdriver_iser ibdriver_core
-  ibdriver uninstall --yes >/run/uninstall.log 2>&1 && pass "ibdriver uninstall" || fail "uninstall: $(tail -3 /run/uninstall.log)"
-  local left
-  left=$(find /lib/modules -name 'ibdriver_*.ko*' | head -3)
-  [ -z "$left" ] && ! modinfo ibdriver_core >/dev/null 2>&1 && pass "the modules are gone for every kernel" || fail "modules left: $left"
-  echo done >"$t/phase"
+  check "ibdriver uninstall" logged_run /run/uninstall.log ibdriver uninstall --yes
+  check "the modules are gone for every kernel" modules_gone
 }
 
 case "$phase" in
-  1) phase1 ;;
-  2) phase2 ;;
+  1)
+    say "phase 1: kernel $(uname -r), $(nproc) CPUs"
+    scenario_install_and_validate
+    scenario_extension
+    scenario_kernel_upgrade
+    echo 2 >"$t/phase"
+    ;;
+  2)
+    say "phase 2: kernel $(uname -r)"
+    scenario_cloud_kernel
+    scenario_uninstall
+    echo finished >"$t/phase"
+    ;;
   *) say "nothing to do in phase $phase" ;;
 esac
+check_summary "phase $phase"
 say "phase $phase finished"
-sync
-systemctl poweroff
