@@ -17,7 +17,7 @@ namespace ibdriver::platform {
 namespace {
 
 constexpr const char* imds_hint = "IMDS answers only inside an Azure VM; elsewhere skip the VM-size check (or point at a test IMDS)";
-const Remedies imds_remedies{{Knob::skip_vm_size_check, {}}, {Knob::imds_url, {}}};
+Remedies imds_remedies() { return {{Knob::skip_vm_size_check, {}}, {Knob::imds_url, {}}}; }
 constexpr std::string_view compute_path = "/metadata/instance/compute";
 constexpr std::string_view api_version = "api-version=2021-02-01";
 
@@ -57,11 +57,11 @@ VmIdentity parse_imds_compute(std::string_view json, std::string_view url) {
     throw Error(ExitCode::vm_size_not_supported,
                 fmt::format("IMDS at {} answered something that is not JSON (starts with \"{}\")", shown_url,
                             text::printable(json.substr(0, 60))),
-                imds_hint, imds_remedies);
+                imds_hint, imds_remedies());
   }
   if (!document.is_object()) {
     throw Error(ExitCode::vm_size_not_supported,
-                fmt::format("IMDS at {} answered JSON that is not an object", shown_url), imds_hint, imds_remedies);
+                fmt::format("IMDS at {} answered JSON that is not an object", shown_url), imds_hint, imds_remedies());
   }
   // /metadata/instance nests the compute facts; /metadata/instance/compute is them.
   if (auto nested = document.find("compute"); nested != document.end() && nested->is_object()) document = *nested;
@@ -69,7 +69,7 @@ VmIdentity parse_imds_compute(std::string_view json, std::string_view url) {
   identity.vm_size = string_field(document, "vmSize");
   if (identity.vm_size.empty()) {
     throw Error(ExitCode::vm_size_not_supported,
-                fmt::format("IMDS at {} answered without a vmSize, so the VM size is unknown", shown_url), imds_hint, imds_remedies);
+                fmt::format("IMDS at {} answered without a vmSize, so the VM size is unknown", shown_url), imds_hint, imds_remedies());
   }
   identity.offer = string_field(document, "offer");
   identity.publisher = string_field(document, "publisher");
@@ -129,7 +129,7 @@ VmIdentity query_imds(const ImdsOptions& options) {
     waited += wait;
     backoff = std::min(backoff * 2, options.max_backoff);
   }
-  throw Error(ExitCode::vm_size_not_supported, last_failure, imds_hint, imds_remedies);
+  throw Error(ExitCode::vm_size_not_supported, last_failure, imds_hint, imds_remedies());
 }
 
 }  // namespace ibdriver::platform
