@@ -72,6 +72,7 @@ void to_json(nlohmann::json& out, const JournalRecord& journal) {
          {"node", {{"ipoib", journal.ipoib}}},
          {"dkms_modules", modules},
          {"depmod_created", journal.depmod_created},
+         {"build_trees", journal.build_trees},
          {"configuration", configuration},
          {"stages", stages}};
   out["signing"] = journal.mok_key.empty() ? nlohmann::json(nullptr)
@@ -116,6 +117,7 @@ JournalRecord Journal::parse(std::string_view text, const std::string& origin) {
     journal.packages = json.at("packages").get<std::vector<std::string>>();
     journal.profile = json.at("profile").get<std::string>();
     journal.depmod_created = json.value("depmod_created", std::vector<std::string>{});
+    journal.build_trees = json.value("build_trees", std::vector<std::string>{});
     for (const auto& package : json.value("replaced", nlohmann::json::array())) {
       journal.replaced.push_back({package.at("name").get<std::string>(), package.at("version").get<std::string>(),
                                   package.at("architecture").get<std::string>(), package.at("kept_file").get<std::string>()});
@@ -214,6 +216,11 @@ void Journal::add_dkms_kernel(const std::string& name, const std::string& kernel
 
 void Journal::add_depmod_created(const std::string& kernel) {
   add_unique(record_.depmod_created, kernel);
+  save();
+}
+
+void Journal::add_build_tree(const std::string& folder) {
+  add_unique(record_.build_trees, folder);
   save();
 }
 

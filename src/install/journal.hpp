@@ -65,6 +65,9 @@ struct JournalRecord {
   // Kernels that had no depmod index before DKMS ran for them (headers without the kernel's own
   // modules: a build host, a chroot): uninstall removes the index DKMS's depmod created there.
   std::vector<std::string> depmod_created;
+  // Folders the vendor packages' build scripts fill outside any package, absent before the install
+  // (system paths; see ofed_build_trees): uninstall removes what their removal scripts leave.
+  std::vector<std::string> build_trees;
   std::vector<ConfigChange> configuration;
   std::map<std::string, StageRecord> stages;   // stage name -> record
   // Secure Boot: the MOK key pair DKMS signs with (empty when not signing), and whether install made it.
@@ -108,6 +111,7 @@ class Journal {
   void add_dkms_module(const std::string& name, const std::string& version);
   void add_dkms_kernel(const std::string& name, const std::string& kernel);
   void add_depmod_created(const std::string& kernel);
+  void add_build_tree(const std::string& folder);
   // The first original of a file is the one uninstall restores.
   void add_config_change(const ConfigChange& change);
   void set_signing(const std::string& key, const std::string& certificate, bool generated);

@@ -36,6 +36,16 @@ TEST_CASE("a schema 1 journal written by 0.1.0 is read and migrated", "[install]
   CHECK(again->record().bundle_dir == record.bundle_dir);
   CHECK(again->record().module("iser")->kernels == record.module("iser")->kernels);
   CHECK(again->record().stage_done("configure"));
+  CHECK(again->record().build_trees.empty());
+
+  // What later stages add survives a load: the OFED core's build trees uninstall must remove.
+  again->add_build_tree("/usr/src/ofa_kernel-dkms");
+  again->add_build_tree("/usr/src/ofa_kernel-dkms");
+  again->add_depmod_created("6.1.0-28-cloud-amd64");
+  auto reloaded = install::Journal::load(root);
+  REQUIRE(reloaded.has_value());
+  CHECK(reloaded->record().build_trees == std::vector<std::string>{"/usr/src/ofa_kernel-dkms"});
+  CHECK(reloaded->record().depmod_created == std::vector<std::string>{"6.1.0-28-cloud-amd64"});
 }
 
 TEST_CASE("a journal from a newer ibdriver, or without a schema, is refused with what to do", "[install][journal]") {

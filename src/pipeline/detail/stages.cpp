@@ -13,6 +13,7 @@
 #include "core/process.hpp"
 #include "fetch/bundle_cache.hpp"
 #include "install/boot_unit.hpp"
+#include "install/bundle_dkms.hpp"
 #include "install/configure.hpp"
 #include "install/dkms_builder.hpp"
 #include "install/doca_host.hpp"
@@ -140,6 +141,10 @@ class PackagesStage : public Stage {
       std::error_code error;
       if (!fs::exists(context.root.path("/lib/modules/" + kernel + "/modules.dep"), error)) context.journal.add_depmod_created(kernel);
     }
+    for (auto tree : install::ofed_build_trees) {
+      std::error_code error;
+      if (!fs::exists(context.root.path(std::string(tree)), error) && !error) context.journal.add_build_tree(std::string(tree));
+    }
     auto record = [&](const std::vector<std::string>& added) { context.journal.add_packages(added); };
     if (release.kind == catalog::BundleKind::doca_host) {
       auto package_file = unpacked_dir(context) / release.file_name();
@@ -169,6 +174,11 @@ class PackagesStage : public Stage {
       if (std::find(absent.begin(), absent.end(), package) == absent.end()) still_installed.push_back(package);
     }
     packages.remove(still_installed);
+    for (const auto& tree : journal.build_trees) {
+      std::error_code error;
+      fs::remove_all(context.root.path(tree), error);
+      if (error) context.undo_failures.push_back(fmt::format("{} (left by the OFED core's build: {}; remove it by hand)", tree, error.message()));
+    }
     packages.remove_repository(journal.repository_files);
     auto failed = packages.restore(journal.replaced);
     for (const auto& name : failed) {
