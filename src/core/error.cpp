@@ -74,7 +74,7 @@ ExitCode innermost_code(const std::exception& error, ExitCode found) {
 }
 
 void collect(const std::exception& error, ErrorReport& report) {
-  ErrorLink link{error.what(), {}};
+  ErrorLink link{error.what(), {}, {}};
   if (const auto* ours = dynamic_cast<const Error*>(&error)) {
     link.hint = ours->hint();
     link.remedies = ours->remedies();
@@ -87,7 +87,7 @@ void collect(const std::exception& error, ErrorReport& report) {
   } catch (const std::exception& nested) {
     collect(nested, report);
   } catch (...) {
-    report.chain.push_back({"unknown error", {}});
+    report.chain.push_back({"unknown error", {}, {}});
   }
 }
 
@@ -109,7 +109,7 @@ ErrorReport report_error(const std::exception_ptr& error) {
     report.code = innermost_code(caught, ExitCode::operation_failed);
     collect(caught, report);
   } catch (...) {
-    report.chain.push_back({"unknown error", {}});
+    report.chain.push_back({"unknown error", {}, {}});
   }
   return report;
 }
