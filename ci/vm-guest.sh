@@ -82,6 +82,7 @@ phase1() {
   fi
   journalctl -u ibdriver-extension-worker --no-pager 2>/dev/null | grep -q "extension worker for settings 0 started" &&
     pass "the worker ran as the transient systemd unit ibdriver-extension-worker" || fail "no journal of the transient worker unit"
+  "$t/agent/run-in-vm" "${agent_env[@]}"  # the guest agent's own code drives the zip (tests/agent/run-in-vm)
 
   # Kernel upgrade, offline: DKMS's kernel hook builds the registered modules with no ibdriver command.
   start=$(date +%s.%N)
