@@ -259,9 +259,9 @@ def run(scenario, lib_dir, log_dir):
                 error = failure
             expected_error = step.get("expect_error", False)
             codes = launched[first:]
-            verdict(bool(codes) and (expected_error or all(code == 0 for _, _, code in codes)),
-                    "commands run by the agent: " + ", ".join("{} {} -> {}".format(v, n, c) for v, n, c in codes))
-            verdict((error is not None) == expected_error, "the agent's {} {}".format(action, "fails: " + str(error)[:300] if error else "succeeds"))
+            verdict((bool(codes) or not step.get("commands", True)) and (expected_error or all(code == 0 for _, _, code in codes)),
+                    "commands run by the agent: " + (", ".join("{} {} -> {}".format(v, n, c) for v, n, c in codes) or "none"))
+            verdict((error is not None) == expected_error, "the agent's {} {}".format(action, "fails: " + str(error).splitlines()[0][:300] if error else "succeeds"))
             if action == "enable" and error is None and not step.get("after_update_only"):
                 judge_manifest(handler)
             state = handler.instance.get_handler_state()
