@@ -1,4 +1,4 @@
-#include "archive/archive_handle.hpp"
+#include "archive/detail/archive_handle.hpp"
 
 #include <fmt/format.h>
 

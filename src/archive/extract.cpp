@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "archive/archive_handle.hpp"
+#include "archive/detail/archive_handle.hpp"
 #include "archive/entry_path.hpp"
-#include "archive/gzip_source.hpp"
-#include "archive/tree_writer.hpp"
+#include "archive/detail/gzip_source.hpp"
+#include "archive/detail/tree_writer.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"

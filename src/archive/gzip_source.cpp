@@ -1,4 +1,4 @@
-#include "archive/gzip_source.hpp"
+#include "archive/detail/gzip_source.hpp"
 
 #include <cstring>
 

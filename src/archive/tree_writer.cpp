@@ -1,4 +1,4 @@
-#include "archive/tree_writer.hpp"
+#include "archive/detail/tree_writer.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

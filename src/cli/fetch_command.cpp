@@ -79,7 +79,9 @@ Command add_fetch_command(CLI::App& app, GlobalOptions& global) {
             if (state->bundle) fetch_options.bundle = *state->bundle;
             if (state->unpack_to) fetch_options.unpack_to = *state->unpack_to;
             ProgressReporter progress(stderr, global.quiet || global.json);
-            auto result = pipeline::run_fetch(global.system_root(), fetch_options, progress);
+            auto root = global.system_root();
+            auto release = pipeline::choose_fetch_release(root, fetch_options).release;
+            auto result = pipeline::run_fetch(root, release, fetch_options, progress);
             progress.finish();
             log::info(fmt::format("{}: {} bytes, SHA-256 verified, {:.1f} s{}{}", result.release.file_name(), result.fetched.bytes,
                                   result.fetched.seconds, result.fetched.from_cache ? " (from the cache)" : "",

@@ -23,6 +23,11 @@ nlohmann::json signing_json(const pipeline::InstallResult& result) {
           {"enrolled", signing.enrolled ? nlohmann::json(*signing.enrolled) : nlohmann::json(nullptr)},
           {"enrolment", signing.enrolment}};
 }
+nlohmann::json stage_seconds_json(const pipeline::InstallResult& result) {
+  auto stages = nlohmann::json::array();
+  for (const auto& [stage, seconds] : result.stage_seconds) stages.push_back({{"stage", stage}, {"seconds", seconds}});
+  return stages;
+}
 }  // namespace
 
 Command add_install_command(CLI::App& app, GlobalOptions& global) {
@@ -43,6 +48,8 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
   parser->add_flag("-y,--yes", state->yes, "Do not ask (unattended runs; ibdriver never prompts anyway)");
   parser->add_flag("--dry-run", options.dry_run, "Print the plan and change nothing");
   parser->add_flag("--no-validate", state->no_validate, "Skip the libibverbs validation at the end");
+  parser->add_flag("--reload", options.reload,
+                   "Restart a running driver that is not the installed one now (openibd restart), instead of requiring a reboot");
   add_link_layer_option(*parser, options.validation.expect);
   add_plan_options(*parser, options.fetch.plan, OptionSet::install_plan);
   parser->add_option("--bundle", state->bundle, "Install from an offline bundle (written by `ibdriver fetch --to`)");
@@ -70,7 +77,9 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
             install_options.lock_wait = std::chrono::seconds(static_cast<long long>(state->lock_wait));
             install_options.packages.lock_timeout = install_options.lock_wait;
             ProgressReporter progress(stderr, global.quiet || global.json);
-            auto result = pipeline::run_install(global.system_root(), install_options, progress);
+            auto root = global.system_root();
+            auto plan = pipeline::plan_install(root, install_options);
+            auto result = pipeline::run_install(root, plan, install_options, progress);
             progress.finish();
             if (global.json) {
               fmt::print("{}\n", nlohmann::json{{"plan", result.plan},
@@ -78,15 +87,24 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
                                                 {"nothing_to_do", result.nothing_to_do},
                                                 {"stages", result.stages},
                                                 {"seconds", result.seconds},
-                                                {"journal", result.journal},
+                                                {"stage_seconds", stage_seconds_json(result)},
+                                                {"notes", result.notes},
+                                                {"reboot_required", result.reboot_required},
+                                                {"replaced", result.replaced.empty() ? nlohmann::json(nullptr) : nlohmann::json(result.replaced)},
+                                                {"journal", result.journal ? nlohmann::json(*result.journal) : nlohmann::json(nullptr)},
                                                 {"signing", signing_json(result)}}
                                      .dump(2));
             } else if (install_options.dry_run) {
               print_plan(stdout, result.plan);
             } else {
-              fmt::print("{} {}: {} in {:.1f} s\n", result.journal.release_file, result.nothing_to_do ? "already installed" : "installed",
+              fmt::print("{} {}: {} in {:.1f} s\n", result.journal->release_file, result.nothing_to_do ? "already installed" : "installed",
                          result.stages.empty() ? std::string("nothing to do") : fmt::format("{}", fmt::join(result.stages, ", ")),
                          result.seconds);
+            }
+            if (!global.json) {
+              if (!result.replaced.empty()) fmt::print("replaced {}\n", result.replaced);
+              for (const auto& note : result.notes) fmt::print("note: {}\n", note);
+              if (result.reboot_required) fmt::print("reboot required: the installed driver runs after a reboot (validation deferred)\n");
             }
             if (result.signing && !global.json) {
               const auto& signing = *result.signing;
@@ -111,13 +129,14 @@ Command add_status_command(CLI::App& app, GlobalOptions& global) {
               const auto& journal = *status.journal;
               fmt::print("release   {} ({})\n", journal.release_file, journal.sha256);
               fmt::print("packages  {}\n", fmt::join(journal.packages, " "));
-              for (const auto& [module, kernels] : journal.dkms_kernels) {
-                fmt::print("dkms      {}/{}: {}\n", module, journal.dkms_modules.at(module), fmt::join(kernels, ", "));
+              for (const auto& module : journal.dkms_modules) {
+                fmt::print("dkms      {}/{}: {}\n", module.name, module.version, fmt::join(module.kernels, ", "));
               }
               for (const auto& change : journal.configuration) fmt::print("config    {} ({})\n", change.file, change.action);
               fmt::print("kernels   {}\n", fmt::join(status.kernels, ", "));
               fmt::print("state     {}\n", status.healthy() ? "healthy" : "needs repair: run `ibdriver install` again (`ibdriver repair` rebuilds a kernel's modules)");
               for (const auto& line : status.missing) fmt::print("  - {}\n", line);
+              if (status.reboot_required) fmt::print("reboot    required: the installed driver runs after a reboot\n");
             }
             return status.journal && !status.healthy() ? ExitCode::operation_failed : ExitCode::success;
           }};
@@ -129,7 +148,7 @@ Command add_uninstall_command(CLI::App& app, GlobalOptions& global) {
   parser->add_flag("-y,--yes", *yes, "Do not ask (ibdriver never prompts anyway)");
   return {parser, [&global] {
             auto removed = pipeline::run_uninstall(global.system_root(), std::chrono::seconds(600));
-            if (!removed.release_file.empty()) fmt::print("removed {}\n", removed.release_file);
+            if (removed) fmt::print("removed {}\n", removed->release_file);
             return ExitCode::success;
           }};
 }

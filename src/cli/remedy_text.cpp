@@ -38,7 +38,7 @@ std::string_view placeholder(Knob knob) {
     case Knob::imds_url: return "URL";
     case Knob::driver_url: return "URL --sha256 HEX";
     case Knob::driver_version: return "VERSION";
-    case Knob::catalog_file: return "FILE";
+    case Knob::catalog_file:
     case Knob::ca_bundle: return "FILE";
     case Knob::lock_wait: return "SECONDS";
     case Knob::kernel: return "VERSION";

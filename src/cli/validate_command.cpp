@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "platform/loaded_driver.hpp"
 #include "verbs/validate.hpp"
 
 namespace ibdriver::cli {
@@ -31,9 +32,19 @@ Command add_validate_command(CLI::App& app, GlobalOptions& global) {
   return {parser, [options, wait, &global] {
             options->wait = std::chrono::seconds(static_cast<long long>(*wait));
             auto report = verbs::validate(*options);
+            // Which driver was judged: the OFED build (it carries a version) or the kernel's own.
+            auto drivers = platform::rdma_device_drivers(global.system_root());
+            std::string judged;
+            for (const auto& driver : drivers) judged += (judged.empty() ? "" : "; ") + driver.describe();
             if (global.json) {
-              fmt::print("{}\n", nlohmann::json(report).dump(2));
+              auto json = nlohmann::json(report);
+              json["drivers"] = nlohmann::json::array();
+              for (const auto& driver : drivers) {
+                json["drivers"].push_back({{"device", driver.device}, {"module", driver.module}, {"version", driver.version}, {"ofed", driver.ofed()}});
+              }
+              fmt::print("{}\n", json.dump(2));
             } else {
+              if (!judged.empty()) fmt::print("driver: {}\n", judged);
               for (const auto& device : report.devices) {
                 fmt::print("{} (node GUID {}, firmware {})\n", device.name, device.node_guid, device.firmware);
                 for (const auto& port : device.ports) {
@@ -43,7 +54,7 @@ Command add_validate_command(CLI::App& app, GlobalOptions& global) {
               }
             }
             verbs::require_passed(report);
-            log::info(fmt::format("validated: {}", report.message));
+            log::info(fmt::format("validated: {}{}", report.message, judged.empty() ? "" : fmt::format(" (driver: {})", judged)));
             return ExitCode::success;
           }};
 }

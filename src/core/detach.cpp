@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
-#include "core/exec_support.hpp"
+#include "core/detail/exec_support.hpp"
 #include "core/unique_fd.hpp"
 
 namespace ibdriver {

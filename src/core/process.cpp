@@ -1,5 +1,6 @@
 #include "core/process.hpp"
-#include "core/exec_support.hpp"
+#include "core/detail/exec_support.hpp"
+#include "core/run_lock.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -171,6 +172,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOp
   }
   out_ = std::move(out_pipe[0]);
   err_ = std::move(err_pipe[0]);
+  note_child_started(pid_);  // so a run after a kill -9 of this one waits for it (core/run_lock.hpp)
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
@@ -187,6 +189,7 @@ ChildProcess::~ChildProcess() {
     int status = 0;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
+    note_child_ended(pid_);
   }
 }
 
@@ -253,6 +256,7 @@ ProcessResult ChildProcess::wait() {
       if (errno != EINTR) break;
     }
   }
+  note_child_ended(pid_);
   pid_ = -1;
   result.max_rss_kib = usage.ru_maxrss;
   auto trim = [limit = options_.capture_limit](std::string& text, bool& truncated) {

@@ -280,7 +280,7 @@ ExitCode uninstall(const HandlerContext& context, const HandlerOptions& options,
     message = "the extension is being updated: the drivers stay installed";
   } else if (settings.uninstall_drivers) {
     auto removed = pipeline::run_uninstall(options.root, std::chrono::seconds(240));
-    message = removed.release_file.empty() ? "no drivers were installed" : fmt::format("removed {}", removed.release_file);
+    message = removed ? fmt::format("removed {}", removed->release_file) : "no drivers were installed";
   } else {
     message = "the drivers stay installed (set \"uninstallDrivers\": true to remove them with the extension)";
   }
@@ -308,12 +308,8 @@ ExitCode update(const HandlerContext& context, const HandlerOptions& options, St
   // kept copy is refreshed from this version (a unit an earlier version pointed into its folder moves to it).
   if (install::Journal::load(options.root)) {
     RunLock lock(options.root.path("/run/ibdriver.lock"), std::chrono::seconds(120));
-    auto state = install::Journal::load(options.root);
-    if (state && install::refresh_boot_program(options.root, [&](const install::ConfigChange& change) {
-          bool known = std::any_of(state->configuration.begin(), state->configuration.end(), [&](const auto& earlier) { return earlier.file == change.file; });
-          if (!known) state->configuration.push_back(change);
-          state->save(options.root);
-        })) {
+    auto journal = install::Journal::load(options.root);
+    if (journal && install::refresh_boot_program(options.root, [&](const install::ConfigChange& change) { journal->add_config_change(change); })) {
       message += fmt::format("; the boot-time repair runs {}", install::kept_binary);
     }
   }
@@ -412,10 +408,12 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
       status.write(StatusState::transitioning, 0, message);
     };
     StatusProgress progress(status, "the driver bundle");
-    auto result = pipeline::run_install(options.root, install, progress);
+    // The worker is its own command: it detects and resolves once, then installs what it planned.
+    auto plan = pipeline::plan_install(options.root, install);
+    auto result = pipeline::run_install(options.root, plan, install, progress);
     auto message = result.nothing_to_do
-                       ? fmt::format("{} was already installed and healthy", result.journal.release_file)
-                       : fmt::format("installed {} ({}) in {:.0f} s", result.journal.release_file, fmt::join(result.stages, ", "), result.seconds);
+                       ? fmt::format("{} was already installed and healthy", result.journal->release_file)
+                       : fmt::format("installed {} ({}) in {:.0f} s", result.journal->release_file, fmt::join(result.stages, ", "), result.seconds);
     write_file_atomically(mrseq_file(context), fmt::format("{}\n", sequence));
     log::info(message);
     status.write(StatusState::success, 0, message);

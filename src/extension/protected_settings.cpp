@@ -15,42 +15,24 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/openssl.hpp"
 #include "core/text.hpp"
 
 namespace ibdriver::extension {
 namespace fs = std::filesystem;
 namespace {
 
-struct BioFree {
-  void operator()(BIO* bio) const noexcept { BIO_free_all(bio); }
-};
-struct X509Free {
-  void operator()(X509* certificate) const noexcept { X509_free(certificate); }
-};
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const noexcept { EVP_PKEY_free(key); }
-};
-struct CmsFree {
-  void operator()(CMS_ContentInfo* cms) const noexcept { CMS_ContentInfo_free(cms); }
-};
-using Bio = std::unique_ptr<BIO, BioFree>;
-using Certificate = std::unique_ptr<X509, X509Free>;
-using PrivateKey = std::unique_ptr<EVP_PKEY, KeyFree>;
-using Cms = std::unique_ptr<CMS_ContentInfo, CmsFree>;
+using Bio = openssl::Bio;
+using Certificate = openssl::Certificate;
+using PrivateKey = openssl::Pkey;
+using Cms = openssl::Cms;
 
 constexpr const char* settings_hint =
     "the protected settings must be encrypted by Azure for this VM's certificate; apply the settings again "
-    "(`az vm extension set ... --protected-settings`)";
+    "(`az vm extension set` with the protected settings)";
 
 // OpenSSL's own reason for the last failure (its queue is cleared so it cannot leak into a later one).
-std::string openssl_reason() {
-  unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "no reason given";
-  std::array<char, 256> text{};
-  ERR_error_string_n(code, text.data(), text.size());
-  return text.data();
-}
+std::string openssl_reason() { return openssl::error_text(); }
 
 std::vector<unsigned char> decode_base64(std::string_view base64) {
   std::string compact;

@@ -22,7 +22,7 @@ BundleCache::BundleCache(fs::path dir) : dir_(std::move(dir)) {
     fs::create_directories(dir_ / sub, error);
     if (error) {
       throw FileError(ExitCode::operation_failed, "cannot create the cache folder", dir_ / sub, error.value(),
-                      "choose a writable --cache-dir (the default /var/cache/ibdriver needs root)");
+                      "choose a writable cache folder (the default /var/cache/ibdriver needs root)");
     }
   }
 }

@@ -31,7 +31,7 @@ void check_scheme(const std::string& url, bool allow_plain_http) {
   if (url.rfind("http://", 0) == 0) {
     if (!allow_plain_http) {
       throw Error(ExitCode::usage, fmt::format("refusing plain http: {}", text::redact_url(url)),
-                  "use https, or pin the bundle's SHA-256 with --sha256 so its bytes are verified");
+                  "use https, or pin the bundle's SHA-256 so its bytes are verified", {{Knob::bundle_sha256, {}}});
     }
     log::warning(fmt::format("{} is plain http: only the pinned SHA-256 protects it", text::redact_url(url)));
     return;
@@ -89,7 +89,7 @@ FetchResult import_bundle(const fs::path& file, const std::string& sha256, const
   UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in.valid()) {
     throw FileError(ExitCode::operation_failed, "cannot open the bundle", file, errno,
-                    "--bundle takes the file written by `ibdriver fetch --to DIR`");
+                    "an offline bundle is the file `ibdriver fetch` exported");
   }
   PartFile part(cache.part_path(sha256));
   part.truncate();

@@ -162,13 +162,13 @@ std::string hint_for(CURLcode code, long status) {
   switch (code) {
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
-      return "the server's certificate is not trusted for this host name: for a mirror with a private CA pass "
-             "--ca-bundle FILE; never turn verification off";
+      return "the server's certificate is not trusted for this host name: for a mirror with a private CA, trust "
+             "that CA's bundle; never turn verification off";
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_PROXY:
-      return "check the network, DNS and proxy (--proxy, https_proxy); offline machines install from a bundle "
-             "made with `ibdriver fetch --to DIR` on a connected one";
+      return "check the network, DNS and proxy (https_proxy); offline machines install from a bundle exported "
+             "by `ibdriver fetch` on a connected one";
     default:
       break;
   }
@@ -193,14 +193,17 @@ class Transfer {
     }
     std::string reasons;
     std::string hint;
+    Remedies remedies;
     for (const auto& failure : failures_) {
+      if (failure.hint.find("private CA") != std::string::npos && remedies.empty()) remedies.push_back({Knob::ca_bundle, {}});
       reasons += fmt::format("\n  {}: {}", failure.url, failure.reason);
       if (hint.empty()) hint = failure.hint;
     }
     throw Error(ExitCode::operation_failed,
                 fmt::format("cannot download a file with SHA-256 {} from {} source(s):{}", request_.sha256,
                             request_.urls.size(), reasons),
-                hint.empty() ? std::string("run again later: the bytes received so far are kept and resumed") : hint);
+                hint.empty() ? std::string("run again later: the bytes received so far are kept and resumed") : hint,
+                remedies);
   }
 
  private:
@@ -221,7 +224,7 @@ class Transfer {
         throw Error(ExitCode::operation_failed,
                     fmt::format("downloading {} took longer than the overall limit of {} s ({} bytes so far, kept)", shown,
                                 settings_.overall_timeout.count() / 1000, part_.size()),
-                    "raise --timeout, or run again to resume");
+                    "raise the overall download time limit, or run again to resume");
       }
       std::string reason;
       if (attempt.wrong_file) {

@@ -44,7 +44,7 @@ void PartFile::append(const char* data, std::size_t size) {
       if (errno == EINTR) continue;
       int error_number = errno;
       throw FileError(ExitCode::operation_failed, "cannot write", path_, error_number,
-                      error_number == ENOSPC ? "free space on that file system or choose another --cache-dir"
+                      error_number == ENOSPC ? "free space on that file system or choose another cache folder"
                                              : std::string{});
     }
     data += written;

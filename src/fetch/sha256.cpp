@@ -12,16 +12,14 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/openssl.hpp"
 #include "core/unique_fd.hpp"
 
 namespace ibdriver::fetch {
 
 namespace {
 [[noreturn]] void openssl_failure(const char* call) {
-  unsigned long code = ERR_get_error();
-  std::array<char, 256> text{};
-  ERR_error_string_n(code, text.data(), text.size());
-  throw Error(ExitCode::operation_failed, fmt::format("OpenSSL {} failed: {}", call, text.data()),
+  throw Error(ExitCode::operation_failed, fmt::format("OpenSSL {} failed: {}", call, openssl::error_text()),
               "the OpenSSL library may be broken or in a restricted (FIPS) mode without SHA-256");
 }
 }  // namespace

@@ -3,12 +3,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <chrono>
+#include <optional>
+#include <regex>
 #include <set>
+#include <thread>
 #include <system_error>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
@@ -44,18 +51,84 @@ AptPackageManager::AptPackageManager(const SystemRoot& root, const PackageManage
   }
 }
 
-void AptPackageManager::wait_for_lock_message() const {
-  // Who holds the dpkg front-end lock, if anyone: said once, then apt waits (DPkg::Lock::Timeout).
-  UniqueFd fd(::open("/var/lib/dpkg/lock-frontend", O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return;
+namespace {
+
+// Marks the processes ibdriver starts, so a later run can tell one an earlier, killed run left behind.
+constexpr const char* run_marker = "IBDRIVER_RUN_PID";
+
+// The process holding a dpkg lock (fcntl record lock, as dpkg and apt take them), if any.
+std::optional<pid_t> lock_holder(const char* lock_file) {
+  UniqueFd fd(::open(lock_file, O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return std::nullopt;
   struct flock probe {};
   probe.l_type = F_WRLCK;
   probe.l_whence = SEEK_SET;
-  if (::fcntl(fd.get(), F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK) {
-    std::string holder;
-    if (auto comm = read_file_if_exists(fmt::format("/proc/{}/comm", probe.l_pid), 256)) holder = std::string(text::trim(*comm));
-    log::info(fmt::format("another package manager (PID {}{}) holds the dpkg lock: waiting up to {} s", probe.l_pid,
-                          holder.empty() ? "" : ", " + holder, settings_.lock_timeout.count()));
+  if (::fcntl(fd.get(), F_GETLK, &probe) != 0 || probe.l_type == F_UNLCK) return std::nullopt;
+  return probe.l_pid;
+}
+
+// "PID 812, apt-get, left running by an earlier ibdriver run (PID 790) that was killed".
+std::string describe_holder(pid_t pid) {
+  std::string text = fmt::format("PID {}", pid);
+  if (auto comm = read_file_if_exists(fmt::format("/proc/{}/comm", pid), 256)) text += ", " + std::string(text::trim(*comm));
+  auto environment = read_file_if_exists(fmt::format("/proc/{}/environ", pid), 1024 * 1024).value_or("");
+  for (auto entry : text::split(environment, '\0')) {
+    auto prefix = std::string(run_marker) + "=";
+    if (entry.rfind(prefix, 0) != 0) continue;
+    auto parent = text::parse_decimal(entry.substr(prefix.size()));
+    if (parent && *parent != ::getpid() && ::kill(static_cast<pid_t>(*parent), 0) != 0) {
+      text += fmt::format(", left running by an earlier ibdriver run (PID {}) that was killed", *parent);
+    }
+  }
+  return text;
+}
+
+bool failed_on_lock(const ProcessResult& result) {
+  for (const auto& stream : {result.err, result.out}) {
+    for (const char* sign : {"Could not get lock", "is locked by another process", "lock was locked by another process",
+                             "unable to acquire the dpkg frontend lock", "Unable to acquire the dpkg frontend lock"}) {
+      if (stream.find(sign) != std::string::npos) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+ProcessResult AptPackageManager::run_locked(const std::vector<std::string>& argv) const {
+  using Clock = std::chrono::steady_clock;
+  auto deadline = Clock::now() + settings_.lock_timeout;
+  ProcessOptions options;
+  options.time_limit = settings_.command_timeout;
+  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", "NEEDRESTART_MODE=a",
+                               fmt::format("{}={}", run_marker, ::getpid())};
+  std::optional<pid_t> announced;
+  while (true) {
+    // Every lock dpkg and apt take: an orphan of a killed run may hold the old one only.
+    std::optional<pid_t> holder;
+    for (const char* lock : {"/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/cache/apt/archives/lock",
+                             "/var/lib/apt/lists/lock"}) {
+      if ((holder = lock_holder(lock))) break;
+    }
+    if (!holder) {
+      auto result = run_process(argv, options);
+      if (result.succeeded() || !failed_on_lock(result) || Clock::now() >= deadline) return result;
+      continue;  // another process took the lock between the probe and the start: wait for it
+    }
+    if (Clock::now() >= deadline) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("the dpkg lock is still held after {} s ({}), so {} cannot run", settings_.lock_timeout.count(),
+                              describe_holder(*holder), argv.front()),
+                  "let that package manager finish (or stop it), then run ibdriver again, or wait longer",
+                  {{Knob::lock_wait, std::to_string(2 * settings_.lock_timeout.count())}});
+    }
+    if (announced != holder) {
+      log::info(fmt::format("another package manager ({}) holds the dpkg lock: waiting up to {} s", describe_holder(*holder),
+                            settings_.lock_timeout.count()));
+      announced = holder;
+    }
+    throw_if_cancelled("waiting for the dpkg lock");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // polling a lock another process holds
   }
 }
 
@@ -69,15 +142,10 @@ std::vector<std::string> AptPackageManager::add_repository(const LocalRepository
 }
 
 void AptPackageManager::refresh_source(const std::string& source) {
-  ProcessOptions options;
-  options.time_limit = settings_.command_timeout;
-  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"};
-  wait_for_lock_message();
+  finish_interrupted_dpkg();
   // Only this source is refreshed: no network, and other sources' state is left alone.
-  auto result = run_process({"apt-get", "update", "-q", "-o", fmt::format("Dir::Etc::sourcelist={}", source),
-                             "-o", "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0", "-o",
-                             fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count())},
-                            options);
+  auto result = run_locked({"apt-get", "update", "-q", "-o", fmt::format("Dir::Etc::sourcelist={}", source), "-o",
+                            "Dir::Etc::sourceparts=-", "-o", "APT::Get::List-Cleanup=0"});
   if (!result.succeeded()) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("apt-get update of the repository in {} {}:\n{}", source, result.describe_end(), apt_errors(result)),
@@ -148,16 +216,13 @@ std::string AptPackageManager::package_name_of(const std::filesystem::path& pack
 }
 
 void AptPackageManager::finish_interrupted_dpkg() const {
-  // A run killed while dpkg worked (its apt-get dies with it, of SIGPIPE) leaves dpkg's journal in
-  // /var/lib/dpkg/updates, and every apt-get refuses until `dpkg --configure -a` finished the job.
+  // A run killed while dpkg worked leaves dpkg's journal in /var/lib/dpkg/updates (and perhaps its
+  // apt-get still running, in its own process group): every apt-get refuses until `dpkg --configure
+  // -a` finished the job, which itself waits for whoever holds the lock now.
   std::error_code error;
   if (std::filesystem::is_empty("/var/lib/dpkg/updates", error) || error) return;
   log::warning("dpkg was interrupted (an earlier run was killed): finishing its work with `dpkg --configure -a`");
-  ProcessOptions options;
-  options.time_limit = settings_.command_timeout;
-  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"};
-  wait_for_lock_message();
-  auto result = run_process({"dpkg", "--configure", "-a", "--force-confdef", "--force-confold"}, options);
+  auto result = run_locked({"dpkg", "--configure", "-a", "--force-confdef", "--force-confold"});
   if (!result.succeeded()) {
     throw Error(ExitCode::operation_failed, fmt::format("dpkg --configure -a {}:\n{}", result.describe_end(), apt_errors(result)),
                 "run `dpkg --configure -a` by hand, then ibdriver again");
@@ -174,15 +239,10 @@ std::vector<std::string> AptPackageManager::install_arguments(const std::vector<
     if (parts.size() == 2 && parts[1] == "installed") installed_before.emplace(parts[0]);
   }
   std::vector<std::string> argv{"apt-get", "install", "-y", "-q", "--no-install-recommends",
-                                "-o", fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count()),
                                 "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"};
   argv.insert(argv.end(), packages.begin(), packages.end());
-  ProcessOptions options;
-  options.time_limit = settings_.command_timeout;
-  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", "NEEDRESTART_MODE=a"};
-  wait_for_lock_message();
   log::info(fmt::format("installing {} with apt", fmt::join(packages, " ")));
-  auto result = run_process(argv, options);
+  auto result = run_locked(argv);
   if (!result.succeeded()) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("apt-get install {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)),
@@ -199,17 +259,91 @@ std::vector<std::string> AptPackageManager::install_arguments(const std::vector<
   return added;
 }
 
+std::vector<ReplacedPackage> AptPackageManager::would_replace(const std::vector<std::string>& packages) {
+  // apt's simulation: "Inst libibverbs1 [44.0-2] (2410mlnx54-1.2410068 ibdriver:./ [amd64])"; the
+  // bracketed version is the one installed now, so the line is an upgrade (or a downgrade) in place.
+  std::vector<std::string> argv{"apt-get", "install", "-s", "-q", "--no-install-recommends"};
+  argv.insert(argv.end(), packages.begin(), packages.end());
+  ProcessOptions options;
+  options.extra_environment = {"LC_ALL=C"};
+  auto result = run_process(argv, options);
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("apt-get cannot plan the install of {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)),
+                "see the lines above: a dependency the bundle needs is missing from the configured repositories");
+  }
+  static const std::regex upgrade(R"(^Inst (\S+) \[([^\]]+)\] \(\S+ .*\[(\S+)\]\))");
+  std::vector<ReplacedPackage> replaced;
+  for (auto line : text::split(result.out, '\n')) {
+    std::string copy(line);
+    std::smatch match;
+    if (std::regex_search(copy, match, upgrade)) replaced.push_back({match[1].str(), match[2].str(), match[3].str(), {}});
+  }
+  return replaced;
+}
+
+void AptPackageManager::keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) {
+  std::error_code error;
+  std::filesystem::create_directories(folder, error);
+  for (auto& package : replaced) {
+    // dpkg's file name: the epoch's colon is escaped as %3a.
+    auto version = package.version;
+    if (auto colon = version.find(':'); colon != std::string::npos) version.replace(colon, 1, "%3a");
+    auto file_name = fmt::format("{}_{}_{}.deb", package.name, version, package.architecture);
+    auto target = std::filesystem::path(folder) / file_name;
+    auto cached = std::filesystem::path("/var/cache/apt/archives") / file_name;
+    if (std::filesystem::exists(cached, error)) {
+      std::filesystem::copy_file(cached, target, std::filesystem::copy_options::overwrite_existing, error);
+    } else {
+      ProcessOptions options;
+      options.working_directory = folder;
+      options.time_limit = settings_.command_timeout;
+      options.extra_environment = {"LC_ALL=C"};
+      auto downloaded = run_process({"apt-get", "download", "-q", fmt::format("{}={}", package.name, package.version)}, options);
+      if (!downloaded.succeeded()) log::debug(fmt::format("apt-get download {}={}: {}", package.name, package.version, downloaded.tail(2)));
+    }
+    if (std::filesystem::exists(target, error)) {
+      package.kept_file = target.string();
+    } else {
+      log::warning(fmt::format("{} {} is upgraded by the bundle and no copy of it could be kept (not in apt's cache, not in the "
+                               "repositories): uninstall will need a repository that has it",
+                               package.name, package.version));
+    }
+  }
+}
+
+std::vector<std::string> AptPackageManager::restore(const std::vector<ReplacedPackage>& replaced) {
+  if (replaced.empty()) return {};
+  auto argument = [](const ReplacedPackage& package) {
+    return package.kept_file.empty() || !std::filesystem::exists(package.kept_file) ? fmt::format("{}={}", package.name, package.version)
+                                                                                    : package.kept_file;
+  };
+  std::vector<std::string> base{"apt-get", "install", "-y", "-q", "--allow-downgrades", "--no-install-recommends",
+                                "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"};
+  auto all = base;
+  for (const auto& package : replaced) all.push_back(argument(package));
+  finish_interrupted_dpkg();
+  if (run_locked(all).succeeded()) return {};
+  // One at a time, to name exactly the ones that cannot come back.
+  std::vector<std::string> failed;
+  for (const auto& package : replaced) {
+    auto one = base;
+    one.push_back(argument(package));
+    auto result = run_locked(one);
+    if (!result.succeeded()) {
+      log::warning(fmt::format("cannot restore {} {}: {}", package.name, package.version, apt_errors(result)));
+      failed.push_back(package.name);
+    }
+  }
+  return failed;
+}
+
 void AptPackageManager::remove(const std::vector<std::string>& packages) {
   if (packages.empty()) return;
   finish_interrupted_dpkg();
-  std::vector<std::string> argv{"apt-get", "purge", "-y", "-q", "-o",
-                                fmt::format("DPkg::Lock::Timeout={}", settings_.lock_timeout.count())};
+  std::vector<std::string> argv{"apt-get", "purge", "-y", "-q"};
   argv.insert(argv.end(), packages.begin(), packages.end());
-  ProcessOptions options;
-  options.time_limit = settings_.command_timeout;
-  options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"};
-  wait_for_lock_message();
-  auto result = run_process(argv, options);
+  auto result = run_locked(argv);
   if (!result.succeeded()) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("apt-get purge {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)));

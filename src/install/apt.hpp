@@ -1,4 +1,5 @@
 #pragma once
+#include "core/process.hpp"
 #include "install/package_manager.hpp"
 
 namespace ibdriver::install {
@@ -20,9 +21,14 @@ class AptPackageManager : public PackageManager {
   std::string package_name_of(const std::filesystem::path& package_file) override;
   bool is_source_file(const std::string& path) const override;
   void refresh_source(const std::string& source_file) override;
+  std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) override;
+  void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) override;
+  std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) override;
 
  private:
-  void wait_for_lock_message() const;
+  // Runs an apt-get or dpkg command once every dpkg lock is free, and again while the tool fails only
+  // because another process took a lock first, until the lock wait runs out.
+  ProcessResult run_locked(const std::vector<std::string>& argv) const;
   void finish_interrupted_dpkg() const;
   // `apt-get install` of names or ./files; returns the packages newly installed.
   std::vector<std::string> install_arguments(const std::vector<std::string>& arguments);

@@ -1,5 +1,6 @@
 #include "install/journal.hpp"
 
+#include <algorithm>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -11,26 +12,68 @@ namespace ibdriver::install {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+template <typename T>
+void add_unique(std::vector<T>& list, const T& value) {
+  if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+}
+
+nlohmann::json optional_json(const std::optional<std::string>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+// Schema 1 (0.1.0) kept modules as a name -> version map (so in name order) with the kernels beside.
+std::vector<JournaledModule> modules_from_schema1(const nlohmann::json& json) {
+  std::vector<JournaledModule> modules;
+  auto kernels = json.at("dkms_kernels").get<std::map<std::string, std::vector<std::string>>>();
+  for (const auto& [name, version] : json.at("dkms_modules").get<std::map<std::string, std::string>>()) {
+    modules.push_back({name, version, kernels.count(name) != 0 ? kernels.at(name) : std::vector<std::string>{}});
+  }
+  return modules;
+}
+
+}  // namespace
+
+const JournaledModule* JournalRecord::module(const std::string& name) const {
+  auto found = std::find_if(dkms_modules.begin(), dkms_modules.end(), [&](const auto& module) { return module.name == name; });
+  return found == dkms_modules.end() ? nullptr : &*found;
+}
+
+bool JournalRecord::stage_done(const std::string& stage) const {
+  auto found = stages.find(stage);
+  return found != stages.end() && found->second.state == "done";
+}
+
 fs::path Journal::path(const SystemRoot& root) { return root.path("/var/lib/ibdriver/state.json"); }
 
-void to_json(nlohmann::json& out, const Journal& journal) {
+void to_json(nlohmann::json& out, const JournalRecord& journal) {
   auto configuration = nlohmann::json::array();
   for (const auto& change : journal.configuration) {
-    configuration.push_back({{"file", change.file},
-                             {"action", change.action},
-                             {"original", change.original ? nlohmann::json(*change.original) : nlohmann::json(nullptr)}});
+    configuration.push_back({{"file", change.file}, {"action", change.action}, {"original", optional_json(change.original)}});
   }
-  out = {{"schema", 1},
+  auto modules = nlohmann::json::array();
+  for (const auto& module : journal.dkms_modules) {
+    modules.push_back({{"name", module.name}, {"version", module.version}, {"kernels", module.kernels}});
+  }
+  auto replaced = nlohmann::json::array();
+  for (const auto& package : journal.replaced) {
+    replaced.push_back({{"name", package.name}, {"version", package.version}, {"architecture", package.architecture}, {"kept_file", package.kept_file}});
+  }
+  auto stages = nlohmann::json::object();
+  for (const auto& [name, stage] : journal.stages) stages[name] = {{"state", stage.state}, {"seconds", stage.seconds}};
+  out = {{"schema", Journal::schema_version},
          {"release", {{"version", journal.release_version}, {"file", journal.release_file}, {"sha256", journal.sha256}}},
          {"bundle_dir", journal.bundle_dir},
          {"repository_files", journal.repository_files},
          {"packages", journal.packages},
+         {"replaced", replaced},
          {"profile", journal.profile},
-         {"dkms_modules", journal.dkms_modules},
-         {"dkms_kernels", journal.dkms_kernels},
+         {"node", {{"ipoib", journal.ipoib}}},
+         {"dkms_modules", modules},
          {"depmod_created", journal.depmod_created},
          {"configuration", configuration},
-         {"stages", journal.stages}};
+         {"stages", stages}};
   out["signing"] = journal.mok_key.empty() ? nlohmann::json(nullptr)
                                            : nlohmann::json{{"key", journal.mok_key},
                                                             {"certificate", journal.mok_certificate},
@@ -42,17 +85,29 @@ void to_json(nlohmann::json& out, const Journal& journal) {
                                            : nlohmann::json(nullptr);
 }
 
+void to_json(nlohmann::json& out, const Journal& journal) { to_json(out, journal.record()); }
+
 std::optional<Journal> Journal::load(const SystemRoot& root) {
   auto file = path(root);
   auto content = read_file_if_exists(file, 16 * 1024 * 1024);
   if (!content) return std::nullopt;
-  return parse(*content, file.string());
+  return Journal(root, parse(*content, file.string()));
 }
 
-Journal Journal::parse(std::string_view text, const std::string& origin) {
+JournalRecord Journal::parse(std::string_view text, const std::string& origin) {
+  const std::string move_away = "move it away to start over (uninstall then cannot know what to remove)";
+  int schema = 0;
   try {
     auto json = nlohmann::json::parse(text.begin(), text.end());
-    Journal journal;
+    schema = json.at("schema").get<int>();
+    if (schema > schema_version) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("the journal {} has schema {}, newer than this ibdriver reads ({})", origin, schema, schema_version),
+                  "use the ibdriver release that installed the drivers (or a newer one)");
+    }
+    if (schema < 1) throw Error(ExitCode::operation_failed, fmt::format("the journal {} has no valid schema ({})", origin, schema), move_away);
+    JournalRecord journal;
+    journal.schema = schema;
     journal.release_version = json.at("release").at("version").get<std::string>();
     journal.release_file = json.at("release").at("file").get<std::string>();
     journal.sha256 = json.at("release").at("sha256").get<std::string>();
@@ -60,15 +115,33 @@ Journal Journal::parse(std::string_view text, const std::string& origin) {
     journal.repository_files = json.at("repository_files").get<std::vector<std::string>>();
     journal.packages = json.at("packages").get<std::vector<std::string>>();
     journal.profile = json.at("profile").get<std::string>();
-    journal.dkms_modules = json.at("dkms_modules").get<std::map<std::string, std::string>>();
-    journal.dkms_kernels = json.at("dkms_kernels").get<std::map<std::string, std::vector<std::string>>>();
     journal.depmod_created = json.value("depmod_created", std::vector<std::string>{});
+    for (const auto& package : json.value("replaced", nlohmann::json::array())) {
+      journal.replaced.push_back({package.at("name").get<std::string>(), package.at("version").get<std::string>(),
+                                  package.at("architecture").get<std::string>(), package.at("kept_file").get<std::string>()});
+    }
     for (const auto& change : json.at("configuration")) {
       ConfigChange parsed{change.at("file").get<std::string>(), change.at("action").get<std::string>(), std::nullopt};
       if (!change.at("original").is_null()) parsed.original = change.at("original").get<std::string>();
       journal.configuration.push_back(parsed);
     }
-    journal.stages = json.at("stages").get<std::map<std::string, std::string>>();
+    if (schema == 1) {
+      journal.dkms_modules = modules_from_schema1(json);
+      for (const auto& [name, state] : json.at("stages").get<std::map<std::string, std::string>>()) journal.stages[name] = {state, 0};
+      // 0.1.0 stored the unpacked bundle as a host path (a bug) when --root was not "/": keep the
+      // system path it always meant.
+      auto marker = journal.bundle_dir.find("/var/lib/ibdriver/bundles/");
+      if (marker != std::string::npos) journal.bundle_dir = journal.bundle_dir.substr(marker);
+    } else {
+      journal.ipoib = json.at("node").at("ipoib").get<bool>();
+      for (const auto& module : json.at("dkms_modules")) {
+        journal.dkms_modules.push_back({module.at("name").get<std::string>(), module.at("version").get<std::string>(),
+                                        module.at("kernels").get<std::vector<std::string>>()});
+      }
+      for (const auto& [name, stage] : json.at("stages").items()) {
+        journal.stages[name] = {stage.at("state").get<std::string>(), stage.at("seconds").get<double>()};
+      }
+    }
     if (json.contains("signing") && !json.at("signing").is_null()) {
       const auto& signing = json.at("signing");
       journal.mok_key = signing.at("key").get<std::string>();
@@ -83,16 +156,101 @@ Journal Journal::parse(std::string_view text, const std::string& origin) {
     }
     return journal;
   } catch (const nlohmann::json::exception& error) {
-    throw Error(ExitCode::operation_failed, fmt::format("the journal {} is damaged: {}", origin, error.what()),
-                "move it away to start over (uninstall then cannot know what to remove)");
+    throw Error(ExitCode::operation_failed, fmt::format("the journal {} (schema {}) is damaged: {}", origin, schema, error.what()),
+                move_away);
   }
 }
 
-void Journal::save(const SystemRoot& root) const {
-  auto file = path(root);
+Journal Journal::begin(const SystemRoot& root, JournalRecord release) {
+  release.schema = schema_version;
+  Journal journal(root, std::move(release));
+  journal.save();
+  return journal;
+}
+
+void Journal::set_profile(const std::string& profile) {
+  record_.profile = profile;
+  save();
+}
+
+void Journal::set_ipoib(bool ipoib) {
+  record_.ipoib = ipoib;
+  save();
+}
+
+void Journal::add_repository_files(const std::vector<std::string>& files) {
+  for (const auto& file : files) add_unique(record_.repository_files, file);
+  save();
+}
+
+void Journal::add_replaced(const std::vector<ReplacedPackage>& replaced) {
+  for (const auto& package : replaced) {
+    bool known = std::any_of(record_.replaced.begin(), record_.replaced.end(), [&](const auto& earlier) { return earlier.name == package.name; });
+    if (!known) record_.replaced.push_back(package);
+  }
+  save();
+}
+
+void Journal::add_packages(const std::vector<std::string>& packages) {
+  for (const auto& package : packages) add_unique(record_.packages, package);
+  save();
+}
+
+void Journal::add_dkms_module(const std::string& name, const std::string& version) {
+  if (record_.module(name) != nullptr) return;
+  record_.dkms_modules.push_back({name, version, {}});
+  save();
+}
+
+void Journal::add_dkms_kernel(const std::string& name, const std::string& kernel) {
+  auto found = std::find_if(record_.dkms_modules.begin(), record_.dkms_modules.end(),
+                            [&](const auto& module) { return module.name == name; });
+  if (found == record_.dkms_modules.end()) {
+    throw Error(ExitCode::operation_failed, fmt::format("DKMS module {} was built but never journaled", name));
+  }
+  add_unique(found->kernels, kernel);
+  save();
+}
+
+void Journal::add_depmod_created(const std::string& kernel) {
+  add_unique(record_.depmod_created, kernel);
+  save();
+}
+
+void Journal::add_config_change(const ConfigChange& change) {
+  bool known = std::any_of(record_.configuration.begin(), record_.configuration.end(),
+                           [&](const auto& earlier) { return earlier.file == change.file; });
+  if (!known) record_.configuration.push_back(change);
+  save();
+}
+
+void Journal::set_signing(const std::string& key, const std::string& certificate, bool generated) {
+  record_.mok_key = key;
+  record_.mok_certificate = certificate;
+  record_.mok_key_generated = record_.mok_key_generated || generated;
+  save();
+}
+
+void Journal::mark_stage(const std::string& stage, double seconds) {
+  record_.stages[stage] = {"done", seconds};
+  save();
+}
+
+void Journal::begin_repair(RepairRecord record) {
+  record_.last_repair = std::move(record);
+  save();
+}
+
+void Journal::finish_repair(const std::string& result) {
+  if (record_.last_repair) record_.last_repair->result = result;
+  save();
+}
+
+void Journal::save() const {
+  auto file = path(root_);
   std::error_code error;
   fs::create_directories(file.parent_path(), error);
-  write_file_atomically(file, nlohmann::json(*this).dump(2) + "\n", 0644);
+  write_file_atomically(file, nlohmann::json(record_).dump(2) + "\n", 0644);
 }
 
 void Journal::erase(const SystemRoot& root) {

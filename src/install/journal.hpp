@@ -26,37 +26,104 @@ struct RepairRecord {
   std::string at;                    // UTC, ISO 8601
 };
 
-// What ibdriver did to a machine (<root>/var/lib/ibdriver/state.json, written atomically after every
-// step): a re-run skips what is done and still true, an interrupted run resumes, uninstall removes
-// exactly what was added.
-struct Journal {
+// A DKMS module the install registered, and the kernels it was built and installed for.
+struct JournaledModule {
+  std::string name;
+  std::string version;
+  std::vector<std::string> kernels;
+};
+
+// A distro package the bundle upgraded in place (rdma-core, libibverbs1...: real bundles ship them
+// under the distro's names at higher versions), with the version it had and the package file kept
+// to put it back on uninstall (system path; empty when none could be kept).
+struct ReplacedPackage {
+  std::string name;
+  std::string version;
+  std::string architecture;
+  std::string kept_file;
+};
+
+// One stage's record: "done" once it finished, and how long its last run took (seconds).
+struct StageRecord {
+  std::string state;
+  double seconds = 0;
+};
+
+// What the journal holds (read-only outside Journal).
+struct JournalRecord {
+  int schema = 2;
   std::string release_version;
   std::string release_file;
   std::string sha256;
-  std::string bundle_dir;                 // system path of the unpacked bundle
-  std::vector<std::string> repository_files;  // apt source files ibdriver wrote
-  std::vector<std::string> packages;      // installed by ibdriver (were absent before)
+  std::string bundle_dir;                      // system path of the unpacked bundle (/var/lib/ibdriver/bundles/<sha256>)
+  std::vector<std::string> repository_files;   // package source files ibdriver wrote (system paths)
+  std::vector<std::string> packages;           // installed by ibdriver (were absent before)
+  std::vector<ReplacedPackage> replaced;       // upgraded in place by the bundle (uninstall restores them)
   std::string profile;
-  std::map<std::string, std::string> dkms_modules;                // name -> version, in build order
-  std::map<std::string, std::vector<std::string>> dkms_kernels;   // name -> kernels built for
+  bool ipoib = true;                           // the node settings the configure stage applied
+  std::vector<JournaledModule> dkms_modules;   // in build order
   // Kernels that had no depmod index before DKMS ran for them (headers without the kernel's own
   // modules: a build host, a chroot): uninstall removes the index DKMS's depmod created there.
   std::vector<std::string> depmod_created;
   std::vector<ConfigChange> configuration;
-  std::map<std::string, std::string> stages;  // stage -> "done"
+  std::map<std::string, StageRecord> stages;   // stage name -> record
   // Secure Boot: the MOK key pair DKMS signs with (empty when not signing), and whether install made it.
   std::string mok_key;
   std::string mok_certificate;
   bool mok_key_generated = false;
   std::optional<RepairRecord> last_repair;
 
-  static std::filesystem::path path(const SystemRoot& root);
-  static std::optional<Journal> load(const SystemRoot& root);  // nullopt when there is none; Error when corrupt
-  static Journal parse(std::string_view text, const std::string& origin);  // Error (14) when damaged
-  void save(const SystemRoot& root) const;
-  static void erase(const SystemRoot& root);
+  const JournaledModule* module(const std::string& name) const;
+  bool stage_done(const std::string& stage) const;
 };
 
+// What ibdriver did to a machine (<root>/var/lib/ibdriver/state.json). It changes only through these
+// methods, and each saves the file atomically before it returns: a stage records what it is about to
+// change before it changes the system, so a run killed at any point converges on the next run, and
+// uninstall removes exactly what was added.
+//
+// Schema 2 (this release). Schema 1 (ibdriver 0.1.0: `dkms_modules` as a name -> version map sorted by
+// name, `dkms_kernels` beside it, `stages` as name -> "done") is read and migrated; the next save
+// writes schema 2. An unknown newer schema is Error 14 (a newer ibdriver wrote it).
+class Journal {
+ public:
+  static constexpr int schema_version = 2;
+
+  static std::filesystem::path path(const SystemRoot& root);
+  static std::optional<Journal> load(const SystemRoot& root);  // nullopt when there is none; Error 14 when damaged
+  static JournalRecord parse(std::string_view text, const std::string& origin);  // Error 14 when damaged
+  // A journal for a release about to be installed: saved at once.
+  static Journal begin(const SystemRoot& root, JournalRecord release);
+  static void erase(const SystemRoot& root);
+
+  const JournalRecord& record() const noexcept { return record_; }
+
+  void set_profile(const std::string& profile);
+  void set_ipoib(bool ipoib);
+  void add_repository_files(const std::vector<std::string>& files);
+  void add_packages(const std::vector<std::string>& packages);
+  // Before the upgrade that replaces them: the first record of a package (its original version) wins.
+  void add_replaced(const std::vector<ReplacedPackage>& replaced);
+  // Registers a module (kept in the order first registered) before DKMS builds it.
+  void add_dkms_module(const std::string& name, const std::string& version);
+  void add_dkms_kernel(const std::string& name, const std::string& kernel);
+  void add_depmod_created(const std::string& kernel);
+  // The first original of a file is the one uninstall restores.
+  void add_config_change(const ConfigChange& change);
+  void set_signing(const std::string& key, const std::string& certificate, bool generated);
+  void mark_stage(const std::string& stage, double seconds);
+  void begin_repair(RepairRecord record);
+  void finish_repair(const std::string& result);
+
+ private:
+  Journal(SystemRoot root, JournalRecord record) : root_(std::move(root)), record_(std::move(record)) {}
+  void save() const;
+
+  SystemRoot root_;
+  JournalRecord record_;
+};
+
+void to_json(nlohmann::json& out, const JournalRecord& record);
 void to_json(nlohmann::json& out, const Journal& journal);
 
 }  // namespace ibdriver::install

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/system_root.hpp"
+#include "install/journal.hpp"
 #include "platform/package_family.hpp"
 
 namespace ibdriver::install {
@@ -51,6 +52,15 @@ class PackageManager {
   virtual bool is_source_file(const std::string& path) const = 0;
   // Refreshes the repositories one source file defines (one a package installed), and no other.
   virtual void refresh_source(const std::string& source_file) = 0;
+  // The installed packages that installing `packages` would upgrade in place (a dry run: nothing
+  // changes), with their current versions.
+  virtual std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) = 0;
+  // Keeps a copy of each package's current file in `folder` (a system path): from the package cache,
+  // else downloaded from the configured repositories; sets kept_file, left empty when neither has it.
+  virtual void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) = 0;
+  // Puts the recorded versions back (the kept files, else the repositories); returns the names of the
+  // packages it could not restore.
+  virtual std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) = 0;
 };
 
 struct PackageManagerSettings {

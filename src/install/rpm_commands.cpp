@@ -88,6 +88,78 @@ std::vector<std::string> install_command(const RpmCommandContext& context, const
   return argv;
 }
 
+std::vector<std::string> dry_run_install_command(const RpmCommandContext& context, const std::vector<std::string>& packages) {
+  auto argv = install_command(context, packages);
+  if (context.tool == RpmFrontEnd::zypper) {
+    auto install = std::find(argv.begin(), argv.end(), "install");
+    argv.insert(install + 1, "--dry-run");
+  } else {
+    argv.erase(std::remove(argv.begin(), argv.end(), "-y"), argv.end());
+    argv.insert(argv.begin() + 1, "--assumeno");
+  }
+  return argv;
+}
+
+std::vector<std::string> replaced_in_transaction(RpmFrontEnd tool, std::string_view output) {
+  std::vector<std::string> names;
+  bool in_section = false;
+  for (auto raw : text::split(output, '\n')) {
+    auto line = text::trim(raw);
+    if (tool == RpmFrontEnd::zypper) {
+      if (line.rfind("The following ", 0) == 0) {
+        in_section = line.find("going to be upgraded:") != std::string_view::npos ||
+                     line.find("going to be downgraded:") != std::string_view::npos;
+        continue;
+      }
+      if (line.empty()) {
+        in_section = false;
+        continue;
+      }
+      if (in_section) {
+        for (auto name : text::split(line, ' ')) {
+          if (!name.empty()) names.emplace_back(name);
+        }
+      }
+      continue;
+    }
+    // dnf/yum/tdnf: a heading ends with ':' ("Upgrading:", "Installing dependencies:"); rows follow
+    // (dnf indents them by one space, tdnf not at all); dnf wraps a long name onto a line of its own,
+    // its other columns indented further below; "====" rules and "Transaction Summary" end a section.
+    if (line.empty() || line.front() == '=' || line.rfind("Transaction", 0) == 0 || line.rfind("Total", 0) == 0) {
+      in_section = false;
+      continue;
+    }
+    if (line.back() == ':') {
+      in_section = line == "Upgrading:" || line == "Updating:" || line == "Downgrading:";
+      continue;
+    }
+    if (!in_section || (raw.size() > 1 && raw[0] == ' ' && raw[1] == ' ')) continue;
+    auto fields = text::split(line, ' ');
+    if (!fields.empty() && !fields.front().empty()) names.emplace_back(fields.front());
+  }
+  return names;
+}
+
+std::vector<std::string> download_command(const RpmCommandContext& context, const std::string& destination, const std::string& package) {
+  auto argv = yum_like_prefix(context);
+  append(argv, {"download", "--destdir", destination, package});
+  return argv;
+}
+
+std::vector<std::string> downgrade_command(const RpmCommandContext& context, const std::vector<std::string>& packages) {
+  std::vector<std::string> argv;
+  if (context.tool == RpmFrontEnd::zypper) {
+    argv = zypper_prefix(context);
+    if (std::any_of(packages.begin(), packages.end(), is_package_file)) argv.emplace_back("--no-gpg-checks");
+    append(argv, {"install", "--oldpackage", "--no-recommends"});
+  } else {
+    argv = yum_like_prefix(context);
+    argv.emplace_back("downgrade");
+  }
+  append(argv, packages);
+  return argv;
+}
+
 std::vector<std::string> remove_command(const RpmCommandContext& context, const std::vector<std::string>& packages) {
   std::vector<std::string> argv;
   switch (context.tool) {

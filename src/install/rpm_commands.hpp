@@ -29,6 +29,23 @@ std::vector<std::string> refresh_command(const RpmCommandContext& context, const
 // (an offline machine) is skipped rather than fatal, so dependencies already present suffice.
 std::vector<std::string> install_command(const RpmCommandContext& context, const std::vector<std::string>& packages);
 
+// The same transaction as install_command, only resolved and printed: dnf/yum/tdnf `--assumeno`,
+// zypper `--dry-run` (what `would_replace` reads).
+std::vector<std::string> dry_run_install_command(const RpmCommandContext& context, const std::vector<std::string>& packages);
+
+// The names a dry run's transaction upgrades or downgrades in place, from its output: dnf/yum/tdnf's
+// table sections "Upgrading:", "Updating:", "Downgrading:" (first column of each row, until the next
+// heading), zypper's "The following N packages are going to be upgraded:" / "downgraded:" lists.
+std::vector<std::string> replaced_in_transaction(RpmFrontEnd tool, std::string_view output);
+
+// dnf's `download --destdir DIR NAME-VERSION-RELEASE.ARCH` (dnf-plugins-core): a package file from
+// the repositories, installed nowhere.
+std::vector<std::string> download_command(const RpmCommandContext& context, const std::string& destination, const std::string& package);
+
+// Puts older versions back (local .rpm files or NAME-VERSION-RELEASE): dnf/yum/tdnf `downgrade`,
+// zypper `install --oldpackage`.
+std::vector<std::string> downgrade_command(const RpmCommandContext& context, const std::vector<std::string>& packages);
+
 // Removes packages without looking at any repository (no network) and without removing anything
 // else the packages did not bring in.
 std::vector<std::string> remove_command(const RpmCommandContext& context, const std::vector<std::string>& packages);

@@ -1,6 +1,7 @@
 #include "install/rpm_package_manager.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <system_error>
 
@@ -74,7 +75,7 @@ ProcessResult RpmPackageManager::run_tool(const std::vector<std::string>& argv) 
     auto folder = dbpath.succeeded() ? std::string(text::trim(dbpath.out)) : std::string("/var/lib/rpm");
     locks_.fcntl_locks = {folder + "/.rpm.lock"};
   }
-  wait_for_rpm_locks(root_, locks_, settings_.lock_timeout, name());
+  auto deadline = std::chrono::steady_clock::now() + settings_.lock_timeout;
   ProcessOptions options;
   options.time_limit = settings_.command_timeout;
   options.extra_environment = {"LC_ALL=C"};
@@ -83,7 +84,16 @@ ProcessResult RpmPackageManager::run_tool(const std::vector<std::string>& argv) 
     options.extra_environment.push_back(fmt::format("ZYPP_LOCK_TIMEOUT={}", settings_.lock_timeout.count()));
   }
   log::debug(fmt::format("running {}", format_command(argv)));
-  return run_process(argv, options);
+  for (bool first = true;; first = false) {
+    auto left = std::chrono::duration_cast<std::chrono::seconds>(deadline - std::chrono::steady_clock::now());
+    wait_for_rpm_locks(root_, locks_, first ? settings_.lock_timeout : std::max(left, std::chrono::seconds(1)), name());
+    auto result = run_process(argv, options);
+    // Another process took a lock between the wait and the start: wait for it again while time is left.
+    bool lost_race = !result.succeeded() && (result.err.find("lock") != std::string::npos || result.out.find("lock") != std::string::npos) &&
+                     (result.err.find("another") != std::string::npos || result.out.find("another") != std::string::npos ||
+                      result.err.find("can't create transaction lock") != std::string::npos);
+    if (!lost_race || std::chrono::steady_clock::now() >= deadline) return result;
+  }
 }
 
 std::vector<std::string> RpmPackageManager::add_repository(const LocalRepository& repository) {
@@ -163,6 +173,68 @@ std::vector<std::string> RpmPackageManager::run_install(const std::vector<std::s
   std::vector<std::string> added;
   std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(added));
   return added;
+}
+
+std::vector<ReplacedPackage> RpmPackageManager::would_replace(const std::vector<std::string>& packages) {
+  auto result = run_tool(dry_run_install_command(context_, packages));  // --assumeno exits 1 by design
+  auto names = replaced_in_transaction(context_.tool, result.out);
+  if (names.empty()) return {};
+  std::vector<std::string> arguments{"-q", "--qf", "%{NAME} %{EPOCHNUM}:%{VERSION}-%{RELEASE} %{ARCH}\\n"};
+  arguments.insert(arguments.end(), names.begin(), names.end());
+  std::vector<ReplacedPackage> replaced;
+  for (const auto& line : output_lines(run_process(rpm_command(context_, arguments)).out)) {
+    auto fields = text::split(line, ' ');
+    if (fields.size() != 3) continue;  // "package X is not installed"
+    std::string version(fields[1]);
+    if (version.rfind("0:", 0) == 0) version.erase(0, 2);  // rpm spells no epoch as 0
+    replaced.push_back({std::string(fields[0]), version, std::string(fields[2]), {}});
+  }
+  return replaced;
+}
+
+void RpmPackageManager::keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) {
+  std::error_code error;
+  fs::create_directories(root_.path(folder), error);
+  for (auto& package : replaced) {
+    auto version = package.version.substr(package.version.find(':') == std::string::npos ? 0 : package.version.find(':') + 1);
+    auto file_name = fmt::format("{}-{}.{}.rpm", package.name, version, package.architecture);
+    // The front ends' caches (kept only where keepcache is on), else the repositories (dnf download).
+    for (const char* cache : {"/var/cache/dnf", "/var/cache/yum", "/var/cache/tdnf", "/var/cache/zypp/packages"}) {
+      for (auto entry = fs::recursive_directory_iterator(root_.path(cache), error); !error && entry != fs::recursive_directory_iterator();
+           entry.increment(error)) {
+        if (entry->path().filename() == file_name) fs::copy_file(entry->path(), root_.path(folder) / file_name, fs::copy_options::overwrite_existing, error);
+      }
+      error.clear();
+    }
+    if (!fs::exists(root_.path(folder) / file_name, error) && context_.tool == RpmFrontEnd::dnf) {
+      auto downloaded = run_tool(download_command(context_, root_.path(folder).string(),
+                                                  fmt::format("{}-{}.{}", package.name, version, package.architecture)));
+      if (!downloaded.succeeded()) log::debug(fmt::format("dnf download {}: {}", file_name, downloaded.tail(2)));
+    }
+    if (fs::exists(root_.path(folder) / file_name, error)) {
+      package.kept_file = folder + "/" + file_name;
+    } else {
+      log::warning(fmt::format("{} {} is upgraded by the bundle and no copy of it could be kept: uninstall will need a repository that has it",
+                               package.name, package.version));
+    }
+  }
+}
+
+std::vector<std::string> RpmPackageManager::restore(const std::vector<ReplacedPackage>& replaced) {
+  std::vector<std::string> failed;
+  for (const auto& package : replaced) {
+    auto version = package.version.substr(package.version.find(':') == std::string::npos ? 0 : package.version.find(':') + 1);
+    std::error_code error;
+    auto argument = !package.kept_file.empty() && fs::exists(root_.path(package.kept_file), error)
+                        ? root_.path(package.kept_file).string()  // the tools read the host's path
+                        : fmt::format("{}-{}.{}", package.name, version, package.architecture);
+    auto result = run_tool(downgrade_command(context_, {argument}));
+    if (!transaction_succeeded(context_.tool, result)) {
+      log::warning(fmt::format("cannot restore {} {}: {}", package.name, package.version, rpm_tool_errors(result)));
+      failed.push_back(package.name);
+    }
+  }
+  return failed;
 }
 
 std::vector<std::string> RpmPackageManager::install(const std::vector<std::string>& packages) {

@@ -30,6 +30,9 @@ class RpmPackageManager : public PackageManager {
   std::string package_name_of(const std::filesystem::path& package_file) override;
   bool is_source_file(const std::string& path) const override;
   void refresh_source(const std::string& source_file) override;
+  std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) override;
+  void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) override;
+  std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) override;
 
   const RpmCommandContext& context() const { return context_; }
   // The system folder this front end reads .repo files from.

@@ -10,25 +10,20 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/openssl.hpp"
 
 namespace ibdriver::net {
 
 namespace {
 
-struct BioDeleter {
-  void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
-struct X509Deleter {
-  void operator()(X509* certificate) const noexcept { X509_free(certificate); }
-};
 
 // Adds every certificate of the file to the store; returns how many.
 int add_certificates(const std::filesystem::path& pem_file, X509_STORE* store) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_file(pem_file.c_str(), "r"));
+  openssl::Bio bio(BIO_new_file(pem_file.c_str(), "r"));
   if (!bio) return -1;
   int added = 0;
   while (true) {
-    std::unique_ptr<X509, X509Deleter> certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    openssl::Certificate certificate(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (!certificate) break;
     if (store != nullptr && X509_STORE_add_cert(store, certificate.get()) != 1) {
       // Already present is fine; anything else leaves it untrusted, which verification will report.

@@ -16,8 +16,8 @@ namespace {
 catalog::Resolution resolve_for_os(const FetchOptions& options, const std::string& spec) {
   auto colon = spec.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
-    throw Error(ExitCode::usage, fmt::format("--os \"{}\" is not ID:VERSION", text::printable(spec)),
-                "e.g. --os ubuntu:22.04 or --os almalinux:8.10 (os-release's ID and VERSION_ID)");
+    throw Error(ExitCode::usage, fmt::format("the OS \"{}\" is not ID:VERSION", text::printable(spec)),
+                "e.g. ubuntu:22.04 or almalinux:8.10 (os-release's ID and VERSION_ID)", {{Knob::os_spec, "ubuntu:22.04"}});
   }
   catalog::ResolveRequest request;
   request.os_id = text::to_lower(spec.substr(0, colon));
@@ -27,20 +27,25 @@ catalog::Resolution resolve_for_os(const FetchOptions& options, const std::strin
   return catalog::resolve(catalog::load_catalog(options.plan.catalog_overlay), request);
 }
 
-catalog::Resolution choose_release(const SystemRoot& root, const FetchOptions& options) {
+}  // namespace
+
+catalog::Resolution choose_fetch_release(const SystemRoot& root, const FetchOptions& options) {
+  if (options.bundle) return {release_for_bundle(options), "the offline bundle's"};
+  if (options.plan.driver_url.has_value() != options.plan.sha256.has_value()) {
+    throw Error(ExitCode::usage, "a bundle URL and its SHA-256 go together",
+                "a download is only accepted when its SHA-256 is known in advance", {{Knob::driver_url, {}}});
+  }
   if (options.plan.driver_url) {
-    return {catalog::pinned_release(*options.plan.driver_url, options.plan.sha256.value_or("")), "pinned with --url"};
+    return {catalog::pinned_release(*options.plan.driver_url, options.plan.sha256.value_or("")), "pinned by URL and SHA-256"};
   }
   if (options.for_os) return resolve_for_os(options, *options.for_os);
   auto plan = make_plan(root, options.plan);
   if (plan.exit_code != ExitCode::success || !plan.resolution) {
     throw Error(plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code, plan.failure,
-                plan.failure_hint);
+                plan.failure_hint, plan.failure_remedies);
   }
   return *plan.resolution;
 }
-
-}  // namespace
 
 std::filesystem::path default_cache_dir(const SystemRoot& root) { return root.path("/var/cache/ibdriver"); }
 
@@ -49,7 +54,7 @@ catalog::DriverRelease release_for_bundle(const FetchOptions& options) {
   auto name = options.bundle->filename().string();
   if (options.plan.sha256) {
     auto release = catalog::pinned_release("https://offline.invalid/" + name, *options.plan.sha256);
-    release.origin = "--bundle";
+    release.origin = "offline bundle";
     return release;
   }
   auto catalog = catalog::load_catalog(options.plan.catalog_overlay);
@@ -57,25 +62,20 @@ catalog::DriverRelease release_for_bundle(const FetchOptions& options) {
     if (release.file_name() == name) return release;
   }
   throw Error(ExitCode::usage, fmt::format("no catalog row has the file name {}, so the bundle cannot be verified", name),
-              "pass its SHA-256 with --sha256, or keep the file name `ibdriver fetch --to` gave it");
+              "give its SHA-256, or keep the file name the export gave it", {{Knob::bundle_sha256, {}}});
 }
 
 
-FetchStageResult run_fetch(const SystemRoot& root, const FetchOptions& options, fetch::DownloadObserver& observer) {
-  if (options.plan.driver_url.has_value() != options.plan.sha256.has_value() && !options.bundle) {
-    throw Error(ExitCode::usage, "--url and --sha256 go together",
-                "a download is only accepted when its SHA-256 is known in advance");
-  }
+FetchStageResult run_fetch(const SystemRoot& root, const catalog::DriverRelease& release, const FetchOptions& options,
+                           fetch::DownloadObserver& observer) {
   if (options.transfer.extra_ca) net::check_ca_file(*options.transfer.extra_ca);
   fetch::BundleCache cache(options.cache_dir.value_or(default_cache_dir(root)));
   FetchStageResult result;
+  result.release = release;
   if (options.bundle) {
-    result.release = release_for_bundle(options);
     log::info(fmt::format("verifying the offline bundle {}", options.bundle->string()));
     result.fetched = fetch::import_bundle(*options.bundle, result.release.sha256, cache);
   } else {
-    auto resolution = choose_release(root, options);
-    result.release = resolution.release;
     fetch::BundleSource source;
     source.url = result.release.url;
     source.sha256 = result.release.sha256;

@@ -32,13 +32,19 @@ struct FetchStageResult {
   bool streamed = false;
 };
 
-// The fetch stage: choose the release (exit 10-13 from detection, 12 without a release), then bring
-// it into the cache from the cache itself, an offline bundle, mirrors or its URL; export it with --to.
-FetchStageResult run_fetch(const SystemRoot& root, const FetchOptions& options, fetch::DownloadObserver& observer);
+// The release a fetch brings, chosen once: an offline bundle's (its catalog row or pinned SHA-256), a
+// pinned URL with its SHA-256, the catalog's for another machine's OS, or this machine's plan (exit
+// 10-13 from detection, 12 without a release). Error 1 for a URL without its SHA-256.
+catalog::Resolution choose_fetch_release(const SystemRoot& root, const FetchOptions& options);
+
+// The fetch stage for a chosen release: brings it into the cache from the cache itself, an offline
+// bundle, mirrors or its URL, verified; unpacks it (streamed) and exports it when asked.
+FetchStageResult run_fetch(const SystemRoot& root, const catalog::DriverRelease& release, const FetchOptions& options,
+                           fetch::DownloadObserver& observer);
 
 std::filesystem::path default_cache_dir(const SystemRoot& root);
 
-// The release an offline bundle is: the catalog row with its file name, or the --sha256 given.
+// The release an offline bundle is: the catalog row with its file name, or the SHA-256 given.
 catalog::DriverRelease release_for_bundle(const FetchOptions& options);
 
 }  // namespace ibdriver::pipeline

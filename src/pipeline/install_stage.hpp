@@ -1,5 +1,6 @@
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,52 +14,66 @@
 #include "install/package_manager.hpp"
 #include "pipeline/fetch_stage.hpp"
 #include "pipeline/plan.hpp"
+#include "pipeline/stage.hpp"
 #include "verbs/validate.hpp"
 
 namespace ibdriver::pipeline {
 
-// What a stage reports as it runs (the extension's status file shows one substatus per stage). Stage
-// names are DESIGN.md's: detect, resolve, fetch, unpack, packages, dkms, configure, validate.
-enum class StageEvent { started, done, skipped };
-using StageListener = std::function<void(std::string_view stage, StageEvent event, const std::string& message)>;
-
 struct InstallOptions {
-  FetchOptions fetch;  // how the release is chosen and fetched (plan options, mirrors, --bundle, cache)
+  FetchOptions fetch;  // how the release was chosen (plan options, an offline bundle) and is fetched (mirrors, cache)
   bool dry_run = false;
-  bool validate = true;  // the last stage: libibverbs sees an ACTIVE port (--no-validate skips it)
+  bool validate = true;  // the last stage: libibverbs sees an ACTIVE port
+  // The load stage: restart a running driver that is not the installed one (openibd restart, else the
+  // modules unloaded and loaded in order) instead of reporting that a reboot is required.
+  bool reload = false;
   verbs::ValidationOptions validation{verbs::LinkLayer::infiniband, std::chrono::seconds(60), "libibverbs.so.1"};
   std::chrono::seconds lock_wait{600};
   install::PackageManagerSettings packages;
   install::DkmsSettings dkms;
   StageListener on_stage;  // optional
-  install::SigningSettings signing;  // Secure Boot: the MOK key DKMS signs with (--mok-key, --mok-cert, --generate-mok-key)
+  install::SigningSettings signing;  // Secure Boot: the MOK key DKMS signs with
 };
+
+// The plan an install carries out: detection and resolution, once per command. An offline bundle
+// decides the release (its catalog row or its pinned SHA-256); the platform is still checked.
+Plan plan_install(const SystemRoot& root, const InstallOptions& options);
 
 struct InstallResult {
   Plan plan;
-  install::Journal journal;
-  bool nothing_to_do = false;         // a re-run on a provisioned machine
-  std::vector<std::string> stages;    // the stages this run carried out
+  std::optional<install::JournalRecord> journal;   // unset for a dry run
+  bool nothing_to_do = false;                      // a re-run on a provisioned machine
+  std::vector<std::string> stages;                 // the stages this run carried out
+  std::vector<std::pair<std::string, double>> stage_seconds;  // each stage run, with its duration
   double seconds = 0;
-  std::optional<install::SigningPlan> signing;  // set when the modules are signed (Secure Boot, or a key was given)
+  std::optional<install::SigningPlan> signing;     // set when the modules are signed
+  std::vector<std::string> notes;                  // what a person should know (a newer release not installed)
+  std::string replaced;                            // the release an upgrade removed first
+  bool reboot_required = false;                    // the installed driver runs after a reboot (validation deferred)
 };
 
-// detect -> resolve -> fetch+verify -> unpack -> packages -> dkms -> configure, each step journaled
-// (<root>/var/lib/ibdriver/state.json) before and after it changes the system, one run at a time
-// (<root>/run/ibdriver.lock). A re-run with everything still in place is a no-op that needs no network.
-InstallResult run_install(const SystemRoot& root, const InstallOptions& options, fetch::DownloadObserver& observer);
+// Carries out `plan` (which must have a resolution; else Error with the plan's exit code): the stages
+// fetch, unpack, packages, dkms, configure, load, validate, each skipped when its check finds it done
+// and still true. On a node with another release installed: a release chosen explicitly (version,
+// URL, offline bundle) replaces it (every stage of the old one undone first); the catalog's choice
+// alone changes nothing (a note says what is offered; Error 14 when the installed one is incomplete). The journal (<root>/var/lib/ibdriver/state.json) records each change before it is
+// made; one run at a time (<root>/run/ibdriver.lock). A re-run with everything in place is a no-op
+// that needs no network.
+InstallResult run_install(const SystemRoot& root, const Plan& plan, const InstallOptions& options,
+                          fetch::DownloadObserver& observer);
 
-// What is installed, for which kernels, and whether it is still true.
+// What is installed, for which kernels, and whether it is still true (every lasting stage's check).
 struct StatusReport {
-  std::optional<install::Journal> journal;
+  std::optional<install::JournalRecord> journal;
   std::vector<std::string> kernels;                        // installed kernels with headers
   std::vector<std::string> missing;                        // what is no longer true, in sentences
+  bool reboot_required = false;  // an install asked for a reboot (its /run/reboot-required) and none happened since
   bool healthy() const { return journal && missing.empty(); }
 };
 StatusReport installation_status(const SystemRoot& root);
 void to_json(nlohmann::json& out, const StatusReport& status);
 
-// Removes what install added and restores what it changed. Nothing installed: a no-op.
-install::Journal run_uninstall(const SystemRoot& root, std::chrono::seconds lock_wait);
+// Undoes every stage, newest first: removes what install added and restores what it changed.
+// Nothing installed: a no-op (nullopt).
+std::optional<install::JournalRecord> run_uninstall(const SystemRoot& root, std::chrono::seconds lock_wait);
 
 }  // namespace ibdriver::pipeline

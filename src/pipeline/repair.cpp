@@ -18,6 +18,7 @@
 #include "core/log.hpp"
 #include "core/process.hpp"
 #include "core/run_lock.hpp"
+#include "install/dkms_builder.hpp"
 #include "install/module_signing.hpp"
 #include "platform/kernels.hpp"
 
@@ -37,11 +38,6 @@ std::string utc_now() {
   return std::string(text.data(), size);
 }
 
-std::string running_kernel_release() {
-  utsname machine{};
-  ::uname(&machine);
-  return machine.release;
-}
 
 // "ibdriver_core" from ".../updates/dkms/ibdriver_core.ko" (or .ko.xz, .ko.zst).
 std::string module_name_of(const std::string& file) {
@@ -51,6 +47,12 @@ std::string module_name_of(const std::string& file) {
 
 }  // namespace
 
+std::string running_kernel_release() {
+  utsname machine{};
+  ::uname(&machine);
+  return machine.release;
+}
+
 bool inside_chroot() {
   struct stat own_root {};
   struct stat init_root {};
@@ -58,34 +60,21 @@ bool inside_chroot() {
   return own_root.st_dev != init_root.st_dev || own_root.st_ino != init_root.st_ino;
 }
 
-RepairPlan plan_repair(const SystemRoot& root, const install::Journal& journal, const std::string& kernel) {
-  std::vector<install::DkmsModule> modules;
-  for (const auto& [name, version] : journal.dkms_modules) {
-    auto conf = fmt::format("/usr/src/{}-{}/dkms.conf", name, version);
-    auto text = read_file_if_exists(root.path(conf), 1024 * 1024);
-    if (!text) {
-      throw Error(ExitCode::operation_failed,
-                  fmt::format("the source of DKMS module {}/{} is gone ({} is missing), so it cannot be built for {}", name,
-                              version, conf, kernel),
-                  "its package was removed: run `ibdriver install` again");
-    }
-    modules.push_back(install::parse_dkms_conf(*text, conf));
-  }
+RepairPlan plan_repair(const SystemRoot& root, const install::JournalRecord& journal, const std::string& kernel) {
   RepairPlan plan;
+  std::vector<install::DkmsModule> modules;
+  try {
+    modules = install::journaled_modules(root, journal);
+  } catch (const Error& error) {
+    throw Error(error.code(), fmt::format("{}, for kernel {}", error.what(), kernel), error.hint(), error.remedies());
+  }
+  install::DkmsBuilder builder(root, {});
+  plan.missing = builder.missing(modules, kernel);
   std::set<std::string> rebuilding;
-  for (const auto& module : install::build_order(modules)) {
-    std::vector<std::string> lacking;
-    if (install::dkms_installed_kernels(root, module.name, module.version).count(kernel) == 0) {
-      lacking.push_back("not installed by DKMS");
-    } else {
-      for (const auto& file : install::dkms_missing_module_files(root, module.name, module.version, kernel)) {
-        lacking.push_back(file + " missing");
-      }
-    }
+  for (const auto& module : modules) {
     bool dependency_rebuilt = std::any_of(module.build_depends.begin(), module.build_depends.end(),
                                           [&](const auto& dependency) { return rebuilding.count(dependency) != 0; });
-    if (lacking.empty() && !dependency_rebuilt) continue;
-    if (!lacking.empty()) plan.missing.push_back(fmt::format("{}/{}: {}", module.name, module.version, fmt::join(lacking, ", ")));
+    if (builder.lacking(module, kernel).empty() && !dependency_rebuilt) continue;
     rebuilding.insert(module.name);
     plan.to_build.push_back(module);
   }
@@ -108,65 +97,45 @@ RepairResult run_repair(const SystemRoot& root, const RepairOptions& options) {
   auto inventory = platform::detect_kernels(root);
   result.kernel = options.kernel.value_or(inventory.running);
   if (result.kernel.empty()) {
-    throw Error(ExitCode::operation_failed, "cannot tell which kernel runs here", "name it with --kernel VERSION");
+    throw Error(ExitCode::operation_failed, "cannot tell which kernel runs here", "name the kernel to repair",
+                {{Knob::kernel, {}}});
   }
-  auto plan = plan_repair(root, *journal, result.kernel);
+  auto plan = plan_repair(root, journal->record(), result.kernel);
   result.missing = plan.missing;
   if (plan.to_build.empty()) {
-    return finish(fmt::format("kernel {} has every module of {}: nothing to repair", result.kernel, journal->release_file));
+    return finish(fmt::format("kernel {} has every module of {}: nothing to repair", result.kernel, journal->record().release_file));
   }
   auto with_headers = inventory.with_headers();
   if (std::find(with_headers.begin(), with_headers.end(), result.kernel) == with_headers.end()) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("kernel {} lacks the InfiniBand modules ({}) and has no headers (no /lib/modules/{}/build) to build them",
                             result.kernel, fmt::join(plan.missing, "; "), result.kernel),
-                fmt::format("install linux-headers-{} (or your distribution's kernel-devel) and run `ibdriver repair` again", result.kernel));
+                fmt::format("install linux-headers-{} (or your distribution's kernel-devel) and run the repair again", result.kernel));
   }
   log::info(fmt::format("kernel {} lacks: {}", result.kernel, fmt::join(plan.missing, "; ")));
 
-  auto state = *journal;
   std::vector<std::string> rebuilding;
   for (const auto& module : plan.to_build) rebuilding.push_back(module.name + "/" + module.version);
-  state.last_repair = install::RepairRecord{result.kernel, rebuilding, "running", utc_now()};
-  state.save(root);
-  auto record_failure = [&](const std::string& why) {
-    state.last_repair->result = "failed: " + why;
-    state.save(root);
-  };
-  install::Dkms dkms(options.dkms);
-  for (const auto& module : plan.to_build) {
-    std::error_code error;
-    if (!fs::exists(root.path("/lib/modules/" + result.kernel + "/modules.dep"), error) &&
-        std::find(state.depmod_created.begin(), state.depmod_created.end(), result.kernel) == state.depmod_created.end()) {
-      state.depmod_created.push_back(result.kernel);
-      state.save(root);
-    }
-    try {
-      // DKMS's tree may say "installed" while the files are gone: start that kernel over.
-      if (install::dkms_installed_kernels(root, module.name, module.version).count(result.kernel) != 0) {
-        dkms.unbuild(module, result.kernel);
-      }
-      dkms.install(module, result.kernel);
-    } catch (const Error& failure) {
-      record_failure(failure.what());
-      throw;
-    }
-    result.rebuilt.push_back(module.name + "/" + module.version);
-    auto& kernels = state.dkms_kernels[module.name];
-    if (std::find(kernels.begin(), kernels.end(), result.kernel) == kernels.end()) kernels.push_back(result.kernel);
-    state.save(root);
+  journal->begin_repair(install::RepairRecord{result.kernel, rebuilding, "running", utc_now()});
+  auto certificate = journal->record().mok_key.empty() ? std::optional<std::string>() : journal->record().mok_certificate;
+  install::DkmsBuilder builder(root, options.dkms, certificate);
+  try {
+    result.rebuilt = builder.ensure(install::journaled_modules(root, journal->record()), result.kernel, *journal);
+  } catch (const Error& failure) {
+    journal->finish_repair(std::string("failed: ") + failure.what());
+    throw;
   }
-  auto after = plan_repair(root, state, result.kernel);
-  if (!after.missing.empty()) {
-    auto why = fmt::format("after DKMS ran, kernel {} still lacks: {}", result.kernel, fmt::join(after.missing, "; "));
-    record_failure(why);
+  auto after = builder.missing(install::journaled_modules(root, journal->record()), result.kernel);
+  if (!after.empty()) {
+    auto why = fmt::format("after DKMS ran, kernel {} still lacks: {}", result.kernel, fmt::join(after, "; "));
+    journal->finish_repair("failed: " + why);
     throw Error(ExitCode::operation_failed, why, "see `dkms status` and the make.log under /var/lib/dkms");
   }
 
   if (!options.load) {
-    result.load_skipped = "--no-load";
+    result.load_skipped = "loading was not asked for";
   } else if (!root.is_host_root()) {
-    result.load_skipped = "--root is not this system";
+    result.load_skipped = "the system root is not this system";
   } else if (result.kernel != running_kernel_release()) {
     result.load_skipped = fmt::format("kernel {} is not the running kernel", result.kernel);
   } else if (inside_chroot()) {
@@ -182,20 +151,20 @@ RepairResult run_repair(const SystemRoot& root, const RepairOptions& options) {
     auto loaded = run_process(argv);
     if (!loaded.succeeded()) {
       auto why = fmt::format("modprobe {} {}: {}", fmt::join(argv.begin() + 2, argv.end(), " "), loaded.describe_end(), loaded.tail(4));
-      record_failure(why);
+      journal->finish_repair("failed: " + why);
+      const auto& record = journal->record();
       bool rejected = why.find("Key was rejected") != std::string::npos || why.find("Required key not available") != std::string::npos;
       throw Error(ExitCode::operation_failed, "the rebuilt modules were built but cannot be loaded: " + why,
-                  rejected && !state.mok_key.empty()
-                      ? install::enrolment_steps({state.mok_key, state.mok_certificate, "the journal"},
-                                                 install::check_signing_key(root, {state.mok_key, state.mok_certificate, ""}).der)
+                  rejected && !record.mok_key.empty()
+                      ? install::enrolment_steps({record.mok_key, record.mok_certificate, "the journal"},
+                                                 install::check_signing_key(root, {record.mok_key, record.mok_certificate, ""}).der)
                       : std::string("see `dmesg` for the kernel's reason"));
     }
     result.loaded.assign(argv.begin() + 2, argv.end());
   } else {
     log::info(fmt::format("not loading the modules: {}", result.load_skipped));
   }
-  state.last_repair->result = "repaired";
-  state.save(root);
+  journal->finish_repair("repaired");
   return finish(fmt::format("kernel {}: rebuilt {}{}", result.kernel, fmt::join(result.rebuilt, ", "),
                             result.loaded.empty() ? fmt::format(" (not loaded: {})", result.load_skipped)
                                                   : fmt::format("; loaded {}", fmt::join(result.loaded, " "))));

@@ -19,11 +19,11 @@ struct RepairPlan {
   std::vector<std::string> missing;  // "iser/24.10: ibdriver_iser.ko", in sentences for the report
 };
 // Reads each module's dkms.conf from /usr/src/<name>-<version>/ (Error 14 when the source is gone).
-RepairPlan plan_repair(const SystemRoot& root, const install::Journal& journal, const std::string& kernel);
+RepairPlan plan_repair(const SystemRoot& root, const install::JournalRecord& journal, const std::string& kernel);
 
 struct RepairOptions {
   std::optional<std::string> kernel;  // default: the running kernel
-  bool load = true;                   // --no-load: build only
+  bool load = true;                   // false: build only
   std::chrono::seconds lock_wait{600};
   install::DkmsSettings dkms;
 };
@@ -49,5 +49,8 @@ void to_json(nlohmann::json& out, const RepairResult& result);
 
 // Whether this process runs inside a chroot (its "/" is not that of PID 1); false when unknown.
 bool inside_chroot();
+
+// The release of the kernel this process runs on (uname -r).
+std::string running_kernel_release();
 
 }  // namespace ibdriver::pipeline

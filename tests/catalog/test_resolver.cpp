@@ -37,7 +37,10 @@ std::string exit_12(const catalog::ResolveRequest& request) {
     catalog::resolve(built_in(), request);
   } catch (const Error& error) {
     CHECK(error.code() == ExitCode::os_not_supported);
-    CHECK_THAT(error.hint(), Catch::Contains("--driver-url"));
+    CHECK_THAT(error.hint(), Catch::Contains("pin a driver bundle"));
+    REQUIRE(error.remedies().size() == 2);
+    CHECK(error.remedies()[0].knob == Knob::driver_url);  // the CLI says --driver-url, the extension driverUrl
+    CHECK(error.remedies()[1].knob == Knob::catalog_file);
     return error.what();
   }
   FAIL("expected exit 12");

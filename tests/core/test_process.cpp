@@ -2,12 +2,16 @@
 
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "core/run_lock.hpp"
+#include "support/tools.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace ibdriver;
@@ -113,4 +117,35 @@ TEST_CASE("a child left running is killed when its owner goes away", "[process]"
 
 TEST_CASE("format_command quotes for reading, not for running", "[process]") {
   CHECK(format_command({"apt-get", "install", "-y", "a b", "it's"}) == "apt-get install -y 'a b' 'it'\\''s'");
+}
+
+// Bug: ibdriver killed with SIGKILL during apt left its apt-get running (its own process group); the
+// next run raced it for dpkg's lock. Every child is recorded in the run lock, and the next run waits
+// for the ones still alive, naming them.
+TEST_CASE("a run waits for the children a killed run left behind, naming them", "[core][lock]") {
+  test::TempDir dir;
+  auto lock_file = dir.path() / "run/ibdriver.lock";
+  std::optional<ChildProcess> orphan;
+  {
+    RunLock killed_run(lock_file, std::chrono::seconds(1));
+    orphan.emplace(std::vector<std::string>{"sleep", "60"}, ProcessOptions{});
+    CHECK_THAT(test::file_text(lock_file), Catch::Contains(fmt::format("child {} ", orphan->pid())) && Catch::Contains(" sleep"));
+  }  // the run is gone (as after kill -9: its lock released, its child still running, the record kept)
+  try {
+    RunLock next_run(lock_file, std::chrono::seconds(1));
+    FAIL("the next run did not wait for the orphan");
+  } catch (const Error& error) {
+    CHECK_THAT(error.what(), Catch::Contains(fmt::format("sleep (PID {})", orphan->pid())) && Catch::Contains("still running"));
+    REQUIRE(error.remedies().size() == 1);
+    CHECK(error.remedies()[0].knob == Knob::lock_wait);
+  }
+  orphan.reset();  // it ends (killed and reaped)
+  RunLock after(lock_file, std::chrono::seconds(1));
+  CHECK_THAT(test::file_text(lock_file), !Catch::Contains("child "));
+  {
+    // A child that ended normally is no longer listed.
+    ChildProcess quick({"true"}, {});
+    quick.wait();
+    CHECK_THAT(test::file_text(lock_file), !Catch::Contains("child "));
+  }
 }

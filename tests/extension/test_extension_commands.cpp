@@ -125,7 +125,7 @@ TEST_CASE("the worker reports its final status with the exit code", "[extension]
   // A fake root cannot take packages (the chroot test installs for real): the worker's error is final.
   CHECK(body(status)["status"] == "error");
   CHECK(body(status)["code"] == 1);
-  CHECK_THAT(body(status)["formattedMessage"]["message"].get<std::string>(), Catch::Contains("needs --root /"));
+  CHECK_THAT(body(status)["formattedMessage"]["message"].get<std::string>(), Catch::Contains("needs the system root to be /"));
   CHECK_FALSE(fs::exists(vm.agent.folder() / "mrseq"));
 }
 

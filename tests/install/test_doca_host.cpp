@@ -152,7 +152,7 @@ TEST_CASE("a DOCA-host .rpm with dnf: the repository package, its source alone, 
     CHECK(profile == Argv{"doca-ofed", "iser-dkms", "mlnx-ofa_kernel-dkms", "mlnx-tools"});
     auto root_dir = dir.path() / "root";
     CHECK(fs::exists(root_dir / "etc/yum.repos.d/doca.repo"));
-    CHECK(fs::exists(root_dir / "usr/src/mlnx-ofa_kernel-3.2.1/dkms.conf"));
+    CHECK(fs::exists(root_dir / "usr/src/mlnx-ofa_kernel-25.10/dkms.conf"));
     auto modules = install::dkms_modules_of(*dnf, SystemRoot(root_dir), profile);
     REQUIRE(modules.size() == 2);
     CHECK(modules[0].name == "mlnx-ofa_kernel");

@@ -93,21 +93,32 @@ TEST_CASE("the journal round-trips and a damaged one is an error", "[install][jo
   test::TempDir dir;
   SystemRoot root(dir.path());
   CHECK_FALSE(install::Journal::load(root).has_value());
-  install::Journal journal;
-  journal.release_version = "24.10-1.1.4.0";
-  journal.release_file = "MLNX.tgz";
-  journal.sha256 = std::string(64, 'a');
-  journal.packages = {"mlnx-ofed-hpc"};
-  journal.dkms_modules = {{"iser", "24.10"}};
-  journal.dkms_kernels = {{"iser", {"6.1.0-27-amd64"}}};
-  journal.configuration = {{"/etc/waagent.conf", "edited", std::string("OS.EnableRDMA=n\n")}};
-  journal.stages = {{"fetch", "done"}};
-  journal.save(root);
+  install::JournalRecord record;
+  record.release_version = "24.10-1.1.4.0";
+  record.release_file = "MLNX.tgz";
+  record.sha256 = std::string(64, 'a');
+  auto journal = install::Journal::begin(root, record);
+  // Every change is saved as it is made: a fresh load sees it.
+  journal.add_packages({"mlnx-ofed-hpc"});
+  journal.add_dkms_module("mlnx-ofed-kernel", "24.10");
+  journal.add_dkms_module("iser", "24.10");
+  journal.add_dkms_kernel("iser", "6.1.0-27-amd64");
+  journal.add_config_change({"/etc/waagent.conf", "edited", std::string("OS.EnableRDMA=n\n")});
+  journal.add_config_change({"/etc/waagent.conf", "edited", std::string("OS.EnableRDMA=y\n")});  // the first original wins
+  journal.mark_stage("fetch", 1.5);
   auto loaded = install::Journal::load(root);
   REQUIRE(loaded.has_value());
-  CHECK(loaded->packages == journal.packages);
-  CHECK(loaded->dkms_kernels == journal.dkms_kernels);
-  CHECK(loaded->configuration[0].original == std::string("OS.EnableRDMA=n\n"));
+  const auto& read = loaded->record();
+  CHECK(read.schema == install::Journal::schema_version);
+  CHECK(read.packages == std::vector<std::string>{"mlnx-ofed-hpc"});
+  REQUIRE(read.dkms_modules.size() == 2);
+  CHECK(read.dkms_modules[0].name == "mlnx-ofed-kernel");  // build order, not name order
+  CHECK(read.dkms_modules[1].kernels == std::vector<std::string>{"6.1.0-27-amd64"});
+  REQUIRE(read.configuration.size() == 1);
+  CHECK(read.configuration[0].original == std::string("OS.EnableRDMA=n\n"));
+  CHECK(read.stage_done("fetch"));
+  CHECK(read.stages.at("fetch").seconds == 1.5);
+  CHECK_THROWS_WITH(journal.add_dkms_kernel("srp", "6.1.0-27-amd64"), Catch::Contains("never journaled"));
   std::ofstream(install::Journal::path(root)) << "{\"schema\": 1";
   CHECK_THROWS_WITH(install::Journal::load(root), Catch::Contains("damaged"));
 }

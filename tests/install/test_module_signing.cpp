@@ -119,7 +119,7 @@ TEST_CASE("the key comes from the options, else DKMS's configuration, else DKMS'
   settings.certificate = "/srv/c";
   auto chosen = install::resolve_signing_key(root, settings);
   CHECK(chosen.key == "/srv/k");
-  CHECK(chosen.origin == "--mok-key/--mok-cert");
+  CHECK(chosen.origin == "the key pair given");
 
   // The drop-in: recorded before it is written, idempotent, removed again by the restore.
   std::vector<install::ConfigChange> changes;
@@ -153,9 +153,11 @@ TEST_CASE("with Secure Boot on, install refuses without a usable key and makes o
   } catch (const Error& error) {
     CHECK(error.code() == ExitCode::operation_failed);
     CHECK_THAT(error.what(), Catch::Contains("Secure Boot needs signed modules") && Catch::Contains("/var/lib/dkms/mok.key does not exist"));
-    CHECK_THAT(error.hint(), Catch::Contains("ibdriver install --generate-mok-key") &&
+    CHECK_THAT(error.hint(), Catch::Contains("have ibdriver generate /var/lib/dkms/mok.key") &&
                                  Catch::Contains("mokutil --import /var/lib/dkms/mok.pub") && Catch::Contains("MokManager") &&
                                  Catch::Contains("Nothing was installed"));
+    REQUIRE_FALSE(error.remedies().empty());
+    CHECK(error.remedies()[0].knob == Knob::generate_mok_key);
   }
   install::SigningSettings generate;
   generate.generate = true;

@@ -25,8 +25,9 @@ TEST_CASE("the previous release's journal is read by this version", "[install][j
   auto journal = install::Journal::parse(test::file_text(fixture / "state-6bdd87e.json"), "state-6bdd87e.json");
   CHECK(journal.release_file == "MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz");
   CHECK(std::find(journal.packages.begin(), journal.packages.end(), "mlnx-ofed-hpc") != journal.packages.end());
-  CHECK(journal.stages.at("configure") == "done");
-  CHECK(journal.dkms_kernels.at("mlnx-ofed-kernel").size() == 2);
+  CHECK(journal.stage_done("configure"));
+  REQUIRE(journal.module("mlnx-ofed-kernel") != nullptr);
+  CHECK(journal.module("mlnx-ofed-kernel")->kernels.size() == 2);
   bool unit = std::any_of(journal.configuration.begin(), journal.configuration.end(), [](const auto& change) {
     return change.file == "/etc/systemd/system/ibdriver-boot.service" && change.action == "created";
   });
@@ -49,18 +50,13 @@ TEST_CASE("updating from the previous release moves its boot repair to the kept 
   fs::permissions(running, fs::perms(0755));
   auto journal = install::Journal::load(root);
   REQUIRE(journal);
-  CHECK(install::refresh_boot_program(root, [&](const install::ConfigChange& change) {
-    if (std::none_of(journal->configuration.begin(), journal->configuration.end(), [&](const auto& c) { return c.file == change.file; })) {
-      journal->configuration.push_back(change);
-    }
-    journal->save(root);
-  }, running));
+  CHECK(install::refresh_boot_program(root, [&](const install::ConfigChange& change) { journal->add_config_change(change); }, running));
   CHECK(install::boot_unit_program(root) == std::string(install::kept_binary));
   CHECK(install::boot_unit_installed(root));
   // Uninstall (what `ibdriver uninstall` restores) removes the kept copy with the rest.
   auto saved = install::Journal::load(root);
   REQUIRE(saved);
-  install::restore_configuration(root, saved->configuration);
+  install::restore_configuration(root, saved->record().configuration);
   CHECK_FALSE(fs::exists(dir.path() / "var/lib/ibdriver/bin/ibdriver"));
   CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/ibdriver-boot.service"));
 }

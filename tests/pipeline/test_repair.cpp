@@ -42,7 +42,7 @@ void dkms_installed(const test::FakeMachine& machine, const std::string& name, c
 struct Installed {
   test::TempDir dir;
   test::FakeMachine machine{dir.path()};
-  install::Journal journal;
+  install::JournalRecord journal;
   Installed() {
     machine.kernel(kernel, true);
     machine.running_kernel(kernel);
@@ -51,8 +51,8 @@ struct Installed {
     dkms_installed(machine, "mlnx-ofed-kernel", "ibdriver_core.ko", kernel);
     dkms_installed(machine, "iser", "ibdriver_iser.ko", kernel);
     journal.release_file = "MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz";
-    journal.dkms_modules = {{"mlnx-ofed-kernel", "24.10"}, {"iser", "24.10"}};
-    journal.save(root());
+    journal.dkms_modules = {{"mlnx-ofed-kernel", "24.10", {kernel}}, {"iser", "24.10", {kernel}}};
+    install::Journal::begin(root(), journal);
   }
   SystemRoot root() const { return SystemRoot(dir.path()); }
 };

@@ -214,7 +214,7 @@ std::string status_shape_problems(const nlohmann::json& status) {
   if (!body.contains("substatus") || !body["substatus"].is_array()) {
     problems.emplace_back("status.substatus is not an array");
   } else {
-    static const std::vector<std::string> stages{"detect", "resolve", "fetch", "unpack", "packages", "dkms", "configure", "validate"};
+    static const std::vector<std::string> stages{"detect", "resolve", "fetch", "unpack", "packages", "dkms", "configure", "load", "validate"};
     for (const auto& item : body["substatus"]) {
       state_ok(item, "substatus");
       if (item.contains("name") && item["name"].is_string() &&

@@ -48,7 +48,10 @@ TEST_CASE("validation failures say what is wrong and what to check", "[verbs]") 
   auto roce = judge({device("mlx5_0", "ACTIVE", "Ethernet")}, LinkLayer::infiniband);
   CHECK_FALSE(roce.passed);
   CHECK_THAT(roce.message, Catch::Contains("ACTIVE on another link layer: mlx5_0 port 1"));
-  CHECK_THAT(roce.hint, Catch::Contains("--expect-link-layer any"));
+  CHECK_THAT(roce.hint, Catch::Contains("accept any link layer"));
+  REQUIRE(roce.remedies.size() == 1);
+  CHECK(roce.remedies[0].knob == Knob::expect_link_layer);
+  CHECK(roce.remedies[0].value == "any");
   CHECK_THROWS_AS(require_passed(roce), Error);
 
   CHECK(parse_link_layer("InfiniBand") == LinkLayer::infiniband);

@@ -1,0 +1,433 @@
+#include "pipeline/detail/stages.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+#include "core/files.hpp"
+#include "core/log.hpp"
+#include "core/process.hpp"
+#include "fetch/bundle_cache.hpp"
+#include "install/boot_unit.hpp"
+#include "install/configure.hpp"
+#include "install/dkms_builder.hpp"
+#include "install/doca_host.hpp"
+#include "install/mofed_bundle.hpp"
+#include "install/module_sources.hpp"
+#include "platform/loaded_driver.hpp"
+#include "pipeline/repair.hpp"
+#include "pipeline/fetch_stage.hpp"
+#include "verbs/validate.hpp"
+
+namespace ibdriver::pipeline::detail {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Where the package files of the distro packages a bundle replaced are kept (system path).
+constexpr const char* replaced_dir = "/var/lib/ibdriver/replaced";
+
+const catalog::DriverRelease& release_of(const StageContext& context) { return context.plan->resolution->release; }
+
+bool is_doca_host(const install::JournalRecord& journal) {
+  auto name = journal.release_file;
+  return name.rfind("doca-host", 0) == 0;
+}
+
+fs::path unpacked_dir(const StageContext& context) { return context.root.path(context.journal.record().bundle_dir); }
+
+// The system path of a host path inside the root (a package manager may work on a root other than "/").
+fs::path system_path(const StageContext& context, const fs::path& host) {
+  return fs::path("/") / fs::relative(host, context.root.root());
+}
+
+std::vector<std::string> not_done(const StageContext& context, StageName stage) {
+  if (context.journal.record().stage_done(std::string(to_string(stage)))) return {};
+  return {fmt::format("the {} stage did not finish", to_string(stage))};
+}
+
+void fetch_into_bundle_dir(StageContext& context) {
+  auto fetch_options = context.options->fetch;
+  fetch_options.unpack_to = unpacked_dir(context);
+  run_fetch(context.root, release_of(context), fetch_options, *context.observer);
+}
+
+// The verified bundle file in the cache (a DOCA-host package is installed as the file it is); fetched
+// again when the cache was cleaned since the bundle was unpacked.
+fs::path verified_bundle_file(StageContext& context) {
+  const auto& release = release_of(context);
+  fetch::BundleCache cache(context.options->fetch.cache_dir.value_or(default_cache_dir(context.root)));
+  if (auto cached = cache.verified_entry(release.sha256)) return *cached;
+  auto fetch_options = context.options->fetch;
+  fetch_options.unpack_to.reset();
+  run_fetch(context.root, release, fetch_options, *context.observer);
+  if (auto cached = cache.verified_entry(release.sha256)) return *cached;
+  throw Error(ExitCode::operation_failed,
+              fmt::format("{} is not in the cache {} after fetching it", release.file_name(), cache.dir().string()),
+              "run the install again");
+}
+
+class FetchStage : public Stage {
+ public:
+  StageName name() const override { return StageName::fetch; }
+  std::vector<std::string> check(const StageContext& context) const override { return not_done(context, name()); }
+  std::string run(StageContext& context) override {
+    // Streamed: the bytes are hashed and unpacked as they arrive; the folder appears (by rename) only
+    // once complete and verified, so the unpack stage then finds it done.
+    std::error_code error;
+    if (!fs::exists(unpacked_dir(context), error)) fetch_into_bundle_dir(context);
+    const auto& release = release_of(context);
+    return fmt::format("{} verified (SHA-256 {})", release.file_name(), release.sha256);
+  }
+  void undo(StageContext& /*context*/) override {}  // the cache is the cache's: `ibdriver fetch` may want it again
+};
+
+class UnpackStage : public Stage {
+ public:
+  StageName name() const override { return StageName::unpack; }
+  std::vector<std::string> check(const StageContext& context) const override {
+    std::error_code error;
+    if (!fs::exists(unpacked_dir(context), error)) return {"the unpacked bundle is gone"};
+    if (is_doca_host(context.journal.record()) && !fs::exists(unpacked_dir(context) / context.journal.record().release_file, error)) {
+      return {"the verified DOCA-host package is gone from the unpacked bundle"};
+    }
+    return {};
+  }
+  std::string run(StageContext& context) override {
+    std::error_code error;
+    if (!fs::exists(unpacked_dir(context), error)) fetch_into_bundle_dir(context);
+    if (release_of(context).kind == catalog::BundleKind::doca_host) {
+      auto package_file = unpacked_dir(context) / release_of(context).file_name();
+      if (!fs::exists(package_file, error)) install::keep_package_file(verified_bundle_file(context), package_file);
+    }
+    return fmt::format("unpacked to {}", context.journal.record().bundle_dir);
+  }
+  void undo(StageContext& context) override {
+    std::error_code error;
+    if (!context.journal.record().bundle_dir.empty()) fs::remove_all(unpacked_dir(context), error);
+  }
+};
+
+class PackagesStage : public Stage {
+ public:
+  StageName name() const override { return StageName::packages; }
+  std::vector<std::string> check(const StageContext& context) const override {
+    auto missing = not_done(context, name());
+    if (context.journal.record().packages.empty()) return missing;
+    if (context.packages == nullptr) {
+      // Unknown is not healthy: say why the packages could not be checked.
+      missing.push_back(fmt::format("the installed packages cannot be checked: {}", context.packages_unavailable));
+      return missing;
+    }
+    for (const auto& package : context.packages->not_installed(context.journal.record().packages)) {
+      missing.push_back(fmt::format("package {} is not installed", package));
+    }
+    return missing;
+  }
+  std::string run(StageContext& context) override {
+    auto& packages = require_packages(context);
+    const auto& release = release_of(context);
+    const auto& profile = context.journal.record().profile;
+    auto record = [&](const std::vector<std::string>& added) { context.journal.add_packages(added); };
+    if (release.kind == catalog::BundleKind::doca_host) {
+      auto package_file = unpacked_dir(context) / release.file_name();
+      auto doca = install::inspect_doca_host_bundle(unpacked_dir(context), system_path(context, package_file), release, packages);
+      install::install_doca_host(packages, context.root, doca, profile, record);
+    } else {
+      auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
+      context.journal.add_repository_files(packages.add_repository({"ibdriver", system_path(context, bundle.repository)}));
+      // The bundle ships rdma-core, libibverbs1... under the distro's names at higher versions: keep
+      // what it replaces (journaled before the upgrade) so uninstall can put the distro's back.
+      auto replaced = packages.would_replace({profile});
+      packages.keep_files(replaced, replaced_dir);
+      context.journal.add_replaced(replaced);
+      record(packages.install({profile}));
+    }
+    return fmt::format("{} installed with {}", profile, packages.name());
+  }
+  void undo(StageContext& context) override {
+    const auto& journal = context.journal.record();
+    if (journal.packages.empty() && journal.repository_files.empty() && journal.replaced.empty()) return;
+    auto& packages = require_packages(context);
+    auto absent = packages.not_installed(journal.packages);
+    std::vector<std::string> still_installed;
+    for (const auto& package : journal.packages) {
+      if (std::find(absent.begin(), absent.end(), package) == absent.end()) still_installed.push_back(package);
+    }
+    packages.remove(still_installed);
+    packages.remove_repository(journal.repository_files);
+    auto failed = packages.restore(journal.replaced);
+    for (const auto& name : failed) {
+      auto found = std::find_if(journal.replaced.begin(), journal.replaced.end(), [&](const auto& package) { return package.name == name; });
+      context.undo_failures.push_back(fmt::format("{} {} (the version installed before the bundle replaced it; no kept file or "
+                                                  "repository has it: install it from the distro's archive)",
+                                                  name, found->version));
+    }
+    std::error_code error;
+    if (failed.empty()) fs::remove_all(context.root.path(replaced_dir), error);
+  }
+
+ private:
+  static install::PackageManager& require_packages(const StageContext& context) {
+    if (context.packages == nullptr) throw Error(ExitCode::os_not_supported, context.packages_unavailable);
+    return *context.packages;
+  }
+};
+
+class DkmsStage : public Stage {
+ public:
+  StageName name() const override { return StageName::dkms; }
+  std::vector<std::string> check(const StageContext& context) const override {
+    auto missing = not_done(context, name());
+    const auto& journal = context.journal.record();
+    std::optional<std::string> certificate;
+    if (context.signing != nullptr) {
+      certificate = context.signing->key.certificate;
+      if (journal.mok_key != context.signing->key.key || journal.mok_certificate != context.signing->key.certificate) {
+        missing.push_back(fmt::format("the modules are to be signed with {}", context.signing->key.key));
+      }
+    } else if (!journal.mok_key.empty()) {
+      certificate = journal.mok_certificate;
+    }
+    if (!journal.mok_key.empty() &&
+        !install::dkms_signing_configured(context.root, {journal.mok_key, journal.mok_certificate, "the journal"})) {
+      missing.push_back(fmt::format("DKMS is no longer configured to sign with {} ({})", journal.mok_key, install::dkms_signing_dropin));
+    }
+    install::DkmsBuilder builder(context.root, {}, certificate);
+    for (const auto& journaled : journal.dkms_modules) {
+      install::DkmsModule module{journaled.name, journaled.version, {}, {}};
+      for (const auto& kernel : context.kernels) {
+        for (const auto& lack : builder.lacking(module, kernel)) {
+          missing.push_back(fmt::format("DKMS module {}/{} for kernel {}: {}", module.name, module.version, kernel, lack));
+        }
+      }
+    }
+    return missing;
+  }
+  std::string run(StageContext& context) override {
+    std::optional<std::string> certificate;
+    if (context.signing != nullptr) {
+      const auto& key = context.signing->key;
+      context.journal.set_signing(key.key, key.certificate, context.signing->generated);
+      install::configure_dkms_signing(context.root, key,
+                                      [&](const install::ConfigChange& change) { context.journal.add_config_change(change); });
+      certificate = key.certificate;
+    }
+    auto with_profile = context.journal.record().packages;
+    with_profile.push_back(context.journal.record().profile);
+    auto modules = install::dkms_modules_of(*context.packages, context.root, with_profile);
+    for (const auto& module : modules) context.journal.add_dkms_module(module.name, module.version);
+    install::DkmsBuilder builder(context.root, context.options->dkms, certificate);
+    for (const auto& kernel : context.kernels) builder.ensure(modules, kernel, context.journal);
+    // DKMS's own verdict, as Azure's images check it: vendor packages' postinst scripts hide failed builds.
+    install::Dkms dkms(context.options->dkms);
+    std::vector<std::string> not_installed;
+    for (const auto& module : modules) {
+      for (const auto& kernel : context.kernels) {
+        if (!dkms.installed(module, kernel)) not_installed.push_back(fmt::format("{}/{} for {}", module.name, module.version, kernel));
+      }
+    }
+    if (!not_installed.empty()) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("after the build, `dkms status` does not show {} as installed", fmt::join(not_installed, ", ")),
+                  "see the make.log under /var/lib/dkms/<module>/<version>/build/ and `dkms status`");
+    }
+    return fmt::format("{} module(s) built and installed for {}", modules.size(), fmt::join(context.kernels, ", "));
+  }
+  void undo(StageContext& context) override {
+    const auto& journal = context.journal.record();
+    install::Dkms dkms({});
+    for (auto module = journal.dkms_modules.rbegin(); module != journal.dkms_modules.rend(); ++module) {
+      dkms.remove(module->name, module->version);
+    }
+    for (const auto& kernel : journal.depmod_created) {
+      // Only an index that lists nothing any more is DKMS's alone; a kernel with modules keeps its own.
+      auto folder = context.root.path("/lib/modules/" + kernel);
+      std::error_code error;
+      if (fs::exists(folder / "modules.dep", error) && fs::file_size(folder / "modules.dep", error) == 0) {
+        for (const auto& entry : fs::directory_iterator(folder, error)) {
+          if (entry.path().filename().string().rfind("modules.", 0) == 0) fs::remove(entry.path(), error);
+        }
+      }
+    }
+  }
+};
+
+class ConfigureStage : public Stage {
+ public:
+  StageName name() const override { return StageName::configure; }
+  std::vector<std::string> check(const StageContext& context) const override {
+    auto missing = not_done(context, name());
+    if (!install::node_configured(context.root, {context.journal.record().ipoib})) missing.push_back("the node configuration changed");
+    if (!install::boot_unit_installed(context.root)) {
+      missing.push_back(fmt::format("the boot-time repair ({}) is not enabled", install::boot_unit_name));
+    }
+    return missing;
+  }
+  std::string run(StageContext& context) override {
+    auto record = [&](const install::ConfigChange& change) { context.journal.add_config_change(change); };
+    context.journal.set_ipoib(context.options->fetch.plan.ipoib);
+    install::configure_node(context.root, {context.journal.record().ipoib}, record);
+    install::install_boot_unit(context.root, record);
+    return "modules load at boot; RDMA enabled for the Azure agent";
+  }
+  void undo(StageContext& context) override { install::restore_configuration(context.root, context.journal.record().configuration); }
+};
+
+class LoadStage : public Stage {
+ public:
+  StageName name() const override { return StageName::load; }
+  bool lasting() const override { return false; }
+  std::vector<std::string> check(const StageContext& /*context*/) const override { return {}; }
+  std::string run(StageContext& context) override {
+    const auto& kernel = context.plan->platform.kernels.running;
+    if (kernel.empty() || std::find(context.kernels.begin(), context.kernels.end(), kernel) == context.kernels.end()) {
+      return require_reboot(context, fmt::format("the running kernel {} has no build of the driver; it runs after a reboot into {}",
+                                                 kernel.empty() ? "(unknown)" : kernel, fmt::join(context.kernels, " or ")));
+    }
+    auto state = driver_state(context, kernel);
+    if (state.stale.empty() && state.not_loaded.empty()) return "the installed driver is the running one";
+    if (state.stale.empty() && can_load_here(context.root, kernel)) {
+      // Nothing of this driver runs yet (no inbox module to replace): loading it disturbs nothing.
+      modprobe(context, state.not_loaded, false);
+      return confirm(context, kernel, fmt::format("loaded {}", fmt::join(state.not_loaded, " ")));
+    }
+    if (!context.options->reload || !can_load_here(context.root, kernel)) {
+      auto what = state.stale.empty() ? fmt::format("{} not loaded", fmt::join(state.not_loaded, ", "))
+                                      : fmt::format("{} run(s) another build (the inbox driver or an older one)", fmt::join(state.stale, ", "));
+      // A live restart can detach Azure's SR-IOV VFs (Azure's images reboot instead): only on request.
+      return require_reboot(context, fmt::format("{}: the installed driver runs after a reboot", what));
+    }
+    restart_driver(context, state);
+    return confirm(context, kernel, "restarted the driver");
+  }
+  void undo(StageContext& /*context*/) override {}
+
+ private:
+  struct DriverState {
+    std::vector<std::string> modules;     // the bundle's modules for the kernel, in load order
+    std::vector<std::string> stale;       // loaded, but another build than the installed file
+    std::vector<std::string> not_loaded;
+  };
+
+  static DriverState driver_state(const StageContext& context, const std::string& kernel) {
+    DriverState state;
+    for (const auto& module : context.journal.record().dkms_modules) {
+      for (const auto& file : install::dkms_installed_module_files(context.root, module.name, module.version, kernel)) {
+        auto name = fs::path(file).filename().string();
+        name = name.substr(0, name.find(".ko"));
+        state.modules.push_back(name);
+        auto loaded = platform::loaded_module(context.root, name);
+        if (!loaded.loaded) {
+          state.not_loaded.push_back(name);
+        } else if (loaded.srcversion != platform::module_file_srcversion(context.root.path(file)).value_or("")) {
+          state.stale.push_back(name);
+        }
+      }
+    }
+    return state;
+  }
+
+  static bool can_load_here(const SystemRoot& root, const std::string& kernel) {
+    return root.is_host_root() && kernel == running_kernel_release() && !inside_chroot();
+  }
+
+  std::string require_reboot(StageContext& context, const std::string& why) {
+    context.reboot_required = true;
+    // Debian's and Ubuntu's convention, read by unattended-upgrades, motd and fleet tooling.
+    auto marker = context.root.path("/run/reboot-required");
+    std::error_code error;
+    if (!fs::exists(marker, error)) {
+      context.journal.add_config_change({"/run/reboot-required", "created", std::nullopt});
+      fs::create_directories(marker.parent_path(), error);
+      write_file_atomically(marker, "*** System restart required ***\n", 0644);
+    }
+    log::info(fmt::format("reboot required: {}", why));
+    return "reboot required: " + why;
+  }
+
+  static void modprobe(const StageContext& context, const std::vector<std::string>& modules, bool remove) {
+    if (modules.empty()) return;
+    std::vector<std::string> argv{"modprobe", remove ? "-r" : "-a"};
+    argv.insert(argv.end(), modules.begin(), modules.end());
+    auto result = run_process(argv);
+    if (!result.succeeded()) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("{} {}: {}", fmt::join(argv, " "), result.describe_end(), result.tail(4)),
+                  context.journal.record().mok_key.empty() ? "see `dmesg` for the kernel's reason"
+                                                           : "see `dmesg`; with Secure Boot the MOK key must be enrolled");
+    }
+  }
+
+  // The vendor's way first (openibd restart unloads and loads the whole stack in order); else the
+  // bundle's modules, unloaded newest first and loaded in build order.
+  static void restart_driver(const StageContext& context, const DriverState& state) {
+    std::error_code error;
+    if (fs::exists(context.root.path("/etc/init.d/openibd"), error)) {
+      auto result = run_process({"/etc/init.d/openibd", "restart"});
+      if (!result.succeeded()) {
+        throw Error(ExitCode::operation_failed, fmt::format("openibd restart {}: {}", result.describe_end(), result.tail(6)),
+                    "reboot to load the installed driver");
+      }
+      return;
+    }
+    std::vector<std::string> loaded;
+    for (const auto& module : state.modules) {
+      if (std::find(state.not_loaded.begin(), state.not_loaded.end(), module) == state.not_loaded.end()) loaded.push_back(module);
+    }
+    std::reverse(loaded.begin(), loaded.end());
+    modprobe(context, loaded, true);
+    modprobe(context, state.modules, false);
+  }
+
+  static std::string confirm(const StageContext& context, const std::string& kernel, const std::string& done) {
+    auto after = driver_state(context, kernel);
+    if (!after.stale.empty() || !after.not_loaded.empty()) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("{}, but the running driver is still not the installed one ({})", done,
+                              fmt::join(after.stale.empty() ? after.not_loaded : after.stale, ", ")),
+                  "reboot to load the installed driver");
+    }
+    return fmt::format("{}: the installed driver is the running one", done);
+  }
+};
+
+class ValidateStage : public Stage {
+ public:
+  StageName name() const override { return StageName::validate; }
+  bool lasting() const override { return false; }
+  std::vector<std::string> check(const StageContext& /*context*/) const override { return {}; }
+  std::string run(StageContext& context) override {
+    auto validation = verbs::validate(context.options->validation);
+    verbs::require_passed(validation);
+    std::string judged;
+    for (const auto& driver : platform::rdma_device_drivers(context.root)) judged += (judged.empty() ? "" : "; ") + driver.describe();
+    auto message = judged.empty() ? validation.message : fmt::format("{} (driver: {})", validation.message, judged);
+    log::info(fmt::format("validated: {}", message));
+    return message;
+  }
+  void undo(StageContext& /*context*/) override {}
+};
+
+}  // namespace
+
+std::string bundle_dir_for(const std::string& sha256) { return "/var/lib/ibdriver/bundles/" + sha256; }
+
+std::vector<std::unique_ptr<Stage>> install_stages() {
+  std::vector<std::unique_ptr<Stage>> stages;
+  stages.push_back(std::make_unique<FetchStage>());
+  stages.push_back(std::make_unique<UnpackStage>());
+  stages.push_back(std::make_unique<PackagesStage>());
+  stages.push_back(std::make_unique<DkmsStage>());
+  stages.push_back(std::make_unique<ConfigureStage>());
+  stages.push_back(std::make_unique<LoadStage>());
+  stages.push_back(std::make_unique<ValidateStage>());
+  return stages;
+}
+
+}  // namespace ibdriver::pipeline::detail

@@ -1,0 +1,62 @@
+#pragma once
+// Folder-private (pipeline/detail/): the stage objects behind install, status, uninstall and repair.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/system_root.hpp"
+#include "fetch/downloader.hpp"
+#include "install/journal.hpp"
+#include "install/module_signing.hpp"
+#include "install/package_manager.hpp"
+#include "pipeline/install_stage.hpp"
+#include "pipeline/stage.hpp"
+
+namespace ibdriver::pipeline::detail {
+
+// What the stages of one command share. `plan`, `options`, `observer` are set only for install (run);
+// check and undo need nothing but the journal and the system.
+struct StageContext {
+  const SystemRoot& root;
+  install::Journal& journal;
+  std::vector<std::string> kernels;             // the kernels the modules are built for
+  install::PackageManager* packages = nullptr;  // null when this OS has no manager ibdriver knows
+  std::string packages_unavailable;             // why `packages` is null
+  const Plan* plan = nullptr;
+  const InstallOptions* options = nullptr;
+  fetch::DownloadObserver* observer = nullptr;
+  const install::SigningPlan* signing = nullptr;  // set when modules must be signed
+  // Set by the load stage: the installed driver is not the running one until a reboot (validation is
+  // then deferred, never passed).
+  bool reboot_required = false;
+  // Set by undo: what could not be put back; uninstall finishes everything else, then reports these.
+  std::vector<std::string> undo_failures{};
+};
+
+class Stage {
+ public:
+  Stage() = default;
+  Stage(const Stage&) = delete;
+  Stage& operator=(const Stage&) = delete;
+  virtual ~Stage() = default;
+
+  virtual StageName name() const = 0;
+  // Whether the stage leaves something on the system that `status` can check and `uninstall` undoes
+  // (load and validate only act on the running kernel).
+  virtual bool lasting() const { return true; }
+  // What of the stage is not (or no longer) true, in sentences; empty: done and still true.
+  virtual std::vector<std::string> check(const StageContext& context) const = 0;
+  // Does the stage's work (journaling before each change); returns the line its `done` event shows.
+  virtual std::string run(StageContext& context) = 0;
+  // Removes what the stage added and restores what it changed.
+  virtual void undo(StageContext& context) = 0;
+};
+
+// fetch, unpack, packages, dkms, configure, load, validate: the stages after the plan, in order.
+std::vector<std::unique_ptr<Stage>> install_stages();
+
+// The system path of a release's unpacked bundle.
+std::string bundle_dir_for(const std::string& sha256);
+
+}  // namespace ibdriver::pipeline::detail
