@@ -268,7 +268,7 @@ TEST_CASE("telemetry events: the agent's fields, all strings, within its limits"
   while (flood.size() < 64 * 1024) flood += "error: Größe undefined reference ";
   event = make_event("0.1.0.0", random_guid(), "Enable.dkms", EventLevel::error, flood, std::chrono::system_clock::now());
   auto text = event.dump();
-  nlohmann::json::parse(text);  // valid UTF-8 JSON
+  CHECK(nlohmann::json::parse(text).is_object());  // valid UTF-8 JSON
   std::size_t total = 0;
   for (const auto& field : fields) total += event[field].get<std::string>().size();
   CHECK(total <= max_event_bytes);

@@ -42,6 +42,9 @@ TEST_CASE("install writes and enables the unit where no package shipped it, and 
   // Not the system we run on: the unit names the packaged binary path.
   CHECK_THAT(test::file_text(dir.path() / "etc/systemd/system/ibdriver-boot.service"), Catch::Contains("ExecStart=/usr/sbin/ibdriver repair --quiet"));
   CHECK(fs::read_symlink(dir.path() / changes[1].file.substr(1)) == "/etc/systemd/system/ibdriver-boot.service");
+  CHECK_FALSE(install::boot_unit_installed(root));  // its program is not in this root
+  test::FakeMachine(dir.path()).write("usr/sbin/ibdriver", "#!/bin/sh\n");
+  fs::permissions(dir.path() / "usr/sbin/ibdriver", fs::perms(0755));
   CHECK(install::boot_unit_installed(root));
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); });
   CHECK(changes.size() == 2);  // a re-run changes nothing
