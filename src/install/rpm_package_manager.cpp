@@ -212,7 +212,7 @@ void RpmPackageManager::keep_files(std::vector<ReplacedPackage>& replaced, const
       if (!downloaded.succeeded()) log::debug(fmt::format("dnf download {}: {}", file_name, downloaded.tail(2)));
     }
     if (fs::exists(root_.path(folder) / file_name, error)) {
-      package.kept_file = folder + "/" + file_name;
+      package.kept_file = (fs::path(folder) / file_name).string();
     } else {
       log::warning(fmt::format("{} {} is upgraded by the bundle and no copy of it could be kept: uninstall will need a repository that has it",
                                package.name, package.version));

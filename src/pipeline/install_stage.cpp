@@ -128,7 +128,7 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
         throw Error(ExitCode::operation_failed,
                     fmt::format("{} is installed but no longer complete ({}); the catalog now offers {}", installed.release_file,
                                 fmt::join(missing, "; "), release.file_name()),
-                    "pin the installed release to repair it, or the new one to upgrade",
+                    "pin the installed release to repair it, or the offered one to upgrade",
                     {{Knob::driver_version, installed.release_version}, {Knob::driver_version, release.version}});
       }
       result.nothing_to_do = true;
