@@ -136,6 +136,8 @@ scenario_extension() {
   check "extension enable exits 0" logged_run /run/enable.log "$t/extension-agent" --plain-root run / enable 0 "${agent_env[@]}"
   check "the extension's status reaches success" extension_success
   check "the worker ran as the transient systemd unit ibdriver-extension-worker" worker_unit_ran
+  # The guest agent's own code drives the zip (tests/agent/run-in-vm prints its own VMTEST lines).
+  "$t/agent/run-in-vm" "${agent_env[@]}"
 }
 
 # Kernel upgrade, offline: DKMS's kernel hook builds the registered modules with no ibdriver command.

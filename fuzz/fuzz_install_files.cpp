@@ -1,4 +1,4 @@
-// Any bytes as a bundle's dkms.conf, as ibdriver's journal, or as a KEY=VALUE file it edits:
+// Any bytes as a bundle's dkms.conf, as ibdriver's journal, as a boot unit (its ExecStart), or as a KEY=VALUE file it edits:
 // parsed or refused with an ibdriver::Error, never a crash; an edit never loses another line.
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "install/boot_unit.hpp"
 #include "install/configure.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
@@ -22,6 +23,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)ibdriver::install::Journal::parse(text, "fuzz/state.json");
   } catch (const ibdriver::Error&) {
   }
+  if (auto program = ibdriver::install::unit_exec_program(text); program && program->empty()) std::abort();
   auto edited = ibdriver::install::set_key(text, "OS.EnableRDMA", "y");
   auto lines_before = ibdriver::text::split(text, '\n').size();
   auto lines_after = ibdriver::text::split(edited, '\n').size();

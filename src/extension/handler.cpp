@@ -12,11 +12,16 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "core/run_lock.hpp"
 #include "core/text.hpp"
+#include "core/version.hpp"
+#include "extension/events.hpp"
 #include "extension/protected_settings.hpp"
 #include "extension/settings.hpp"
 #include "extension/status.hpp"
 #include "extension/worker.hpp"
+#include "install/boot_unit.hpp"
+#include "install/journal.hpp"
 #include "pipeline/install_stage.hpp"
 #include "pipeline/plan.hpp"
 
@@ -92,22 +97,6 @@ std::optional<int> read_mrseq(const HandlerContext& context) {
   return text::parse_decimal(*text);
 }
 
-// The extension takes settings, not flags: a remedy is worded as the setting that applies it, and one
-// no setting reaches (a lock wait, a kernel) as what to change.
-std::string setting_for(const Remedy& remedy) {
-  switch (remedy.knob) {
-    case Knob::skip_vmbus_check: return "set \"skipVmbusCheck\": true";
-    case Knob::skip_device_check: return "set \"skipDeviceCheck\": true";
-    case Knob::skip_os_check: return "set \"skipOsCheck\": true";
-    case Knob::skip_vm_size_check: return "set \"skipVmSizeCheck\": true";
-    case Knob::driver_url: return "set \"driverUrl\" with \"sha256\"";
-    case Knob::driver_version: return fmt::format("set \"driverVersion\": \"{}\"", remedy.value.empty() ? "VERSION" : remedy.value);
-    case Knob::expect_link_layer: return fmt::format("set \"expectLinkLayer\": \"{}\"", remedy.value);
-    case Knob::skip_validation: return "set \"validate\": false";
-    default: return {};
-  }
-}
-
 std::string with_settings(const std::string& message, const std::string& hint, const Remedies& remedies) {
   std::string settings;
   for (const auto& remedy : remedies) {
@@ -127,10 +116,17 @@ std::string failure_message(const ErrorReport& report) {
   return report.summary();
 }
 
-// The status file of one operation: one substatus per stage, rewritten as the stages advance.
+std::string extension_version(const HandlerOptions& options) {
+  auto given = options.environment("AZURE_GUEST_AGENT_EXTENSION_VERSION");
+  return given && !given->empty() ? *given : std::string(project_version());
+}
+
+// The status file of one operation: one substatus per stage, rewritten as the stages advance; a
+// telemetry event for every stage that ends and every failure.
 class StatusWriter {
  public:
-  StatusWriter(const HandlerContext& context, Operation operation) : context_(context) {
+  StatusWriter(const HandlerContext& context, Operation operation, const HandlerOptions& options)
+      : context_(context), events_(context.environment.events_folder, extension_version(options)) {
     status_.name = context.environment.name;
     status_.operation = std::string(operation_name(operation));
   }
@@ -143,6 +139,7 @@ class StatusWriter {
       found->state = state;
       found->message = message;
     }
+    if (state == StatusState::success) events_.emit(fmt::format("{}.{}", status_.operation, name), EventLevel::informational, message);
   }
 
   void write(StatusState state, int code, const std::string& message) {
@@ -150,9 +147,10 @@ class StatusWriter {
     status_.code = code;
     status_.message = message;
     write_status(context_.environment.status_folder, context_.sequence, status_);
+    if (state == StatusState::success) events_.emit(status_.operation, EventLevel::informational, message);
     if (context_.manifest.report_heartbeat && context_.environment.heartbeat_file) {
       try {
-        write_heartbeat(*context_.environment.heartbeat_file, state, message);
+        write_heartbeat(*context_.environment.heartbeat_file, state, code, message);
       } catch (const std::exception& error) {
         log::warning(fmt::format("cannot write the heartbeat: {}", error.what()));
       }
@@ -161,13 +159,17 @@ class StatusWriter {
 
   // A failure: the stage that was running turns to error.
   void fail(ExitCode code, const std::string& message) {
+    std::string failed_stage;
     for (auto& item : status_.substatus) {
       if (item.state == StatusState::transitioning) {
         item.state = StatusState::error;
         item.code = to_int(code);
         item.message = message;
+        failed_stage = item.name;
       }
     }
+    events_.emit(failed_stage.empty() ? status_.operation : fmt::format("{}.{}", status_.operation, failed_stage), EventLevel::error,
+                 fmt::format("exit {}: {}", to_int(code), message));
     write(StatusState::error, to_int(code), message);
   }
 
@@ -176,6 +178,7 @@ class StatusWriter {
  private:
   HandlerContext context_;
   HandlerStatus status_;
+  EventWriter events_;
 };
 
 // Download progress into the status message, at most every few seconds.
@@ -301,12 +304,31 @@ ExitCode update(const HandlerContext& context, const HandlerOptions& options, St
       message = fmt::format("updated from {}; settings {} carried over", *from, std::string(text::trim(*old_mrseq)));
     }
   }
+  // The boot-time repair must not run a binary from a folder the agent deletes after this update: the
+  // kept copy is refreshed from this version (a unit an earlier version pointed into its folder moves to it).
+  if (install::Journal::load(options.root)) {
+    RunLock lock(options.root.path("/run/ibdriver.lock"), std::chrono::seconds(120));
+    auto journal = install::Journal::load(options.root);
+    if (journal && install::refresh_boot_program(options.root, [&](const install::ConfigChange& change) { journal->add_config_change(change); })) {
+      message += fmt::format("; the boot-time repair runs {}", install::kept_binary);
+    }
+  }
   log::info(message);
   status.write(StatusState::success, 0, message);
   return ExitCode::success;
 }
 
 void on_terminate(int /*signal*/) { request_cancel(); }
+
+// The agent makes the folders HandlerEnvironment.json names before it runs a command: one that does not
+// exist means the file was not written by it (or the folder was removed).
+void require_folder(const fs::path& folder, std::string_view key, const fs::path& extension_folder) {
+  std::error_code error;
+  if (fs::is_directory(folder, error)) return;
+  throw Error(ExitCode::usage,
+              fmt::format("{}/HandlerEnvironment.json names {} {}, which does not exist", extension_folder.string(), key, folder.string()),
+              "the Azure guest agent creates this folder when it installs the extension: remove the extension and add it again");
+}
 
 }  // namespace
 
@@ -323,10 +345,12 @@ std::string_view operation_name(Operation operation) {
 
 ExitCode run_operation(Operation operation, const HandlerOptions& options) {
   auto context = locate_handler(options.environment);  // outside a handler folder: exit 1, no status to write
+  require_folder(context.environment.status_folder, "statusFolder", context.extension_folder);  // nowhere for a status: stderr
   open_logs(options.root, context);
   log::info(fmt::format("extension {} {} (settings {})", context.environment.name, operation_name(operation), context.sequence));
-  StatusWriter status(context, operation);
+  StatusWriter status(context, operation, options);
   try {
+    require_folder(context.environment.config_folder, "configFolder", context.extension_folder);
     ExtensionSettings settings;
     try {
       settings = load_settings(context, options);
@@ -370,7 +394,7 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
   open_logs(options.root, context);
   auto lock = lock_fd ? WorkerLock::adopt(*lock_fd) : WorkerLock::acquire(context.extension_folder, std::chrono::seconds(60));
   lock.write_pid(context.extension_folder);
-  StatusWriter status(context, Operation::enable);
+  StatusWriter status(context, Operation::enable, options);
   log::info(fmt::format("extension worker for settings {} started", sequence));
   struct ForgetPid {
     const fs::path& folder;

@@ -40,37 +40,65 @@ bool bool_value(const std::string& key, const nlohmann::json& value) {
   return value.get<bool>();
 }
 
+// The extension's settings: the one table the parser, the "not known" message and the remedies' wording
+// all read (README, "Extension settings", documents each row). A new setting is one row here and its
+// field in ExtensionSettings.
+const std::vector<SettingSpec>& table() {
+  static const std::vector<SettingSpec> rows{
+      {"driverVersion", "string", Knob::driver_version, "set \"driverVersion\": \"{}\"", "VERSION",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.driver_version = string_value(k, v); }},
+      {"driverUrl", "string", Knob::driver_url, "set \"driverUrl\" with \"sha256\"", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.driver_url = string_value(k, v); }},
+      {"sha256", "string", std::nullopt, "", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.sha256 = string_value(k, v); }},
+      {"mirrorUrl", "string or list of strings", std::nullopt, "", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) {
+         if (v.is_string()) {
+           s.mirror_urls.push_back(string_value(k, v));
+         } else if (v.is_array()) {
+           for (const auto& item : v) s.mirror_urls.push_back(string_value(k, item));
+         } else {
+           bad_setting(k, fmt::format("must be a string or a list of strings, not {}", v.type_name()));
+         }
+       }},
+      {"profile", "string", std::nullopt, "", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.profile = string_value(k, v); }},
+      {"proxy", "string", std::nullopt, "", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.proxy = string_value(k, v); }},
+      {"skipVmbusCheck", "bool", Knob::skip_vmbus_check, "set \"skipVmbusCheck\": true", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.skip_vmbus_check = bool_value(k, v); }},
+      {"skipDeviceCheck", "bool", Knob::skip_device_check, "set \"skipDeviceCheck\": true", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.skip_device_check = bool_value(k, v); }},
+      {"skipOsCheck", "bool", Knob::skip_os_check, "set \"skipOsCheck\": true", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.skip_os_check = bool_value(k, v); }},
+      {"skipVmSizeCheck", "bool", Knob::skip_vm_size_check, "set \"skipVmSizeCheck\": true", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.skip_vm_size_check = bool_value(k, v); }},
+      {"ipoib", "bool", std::nullopt, "", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.ipoib = bool_value(k, v); }},
+      {"uninstallDrivers", "bool", std::nullopt, "", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.uninstall_drivers = bool_value(k, v); }},
+      {"validate", "bool", Knob::skip_validation, "set \"validate\": false", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.validate = bool_value(k, v); }},
+      {"expectLinkLayer", "\"infiniband\", \"ethernet\" or \"any\"", Knob::expect_link_layer, "set \"expectLinkLayer\": \"{}\"", "any",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) {
+         auto text = string_value(k, v);
+         if (!verbs::parse_link_layer(text)) bad_setting(k, "must be \"infiniband\", \"ethernet\" or \"any\"");
+         s.expect_link_layer = text;
+       }},
+  };
+  return rows;
+}
+
 void apply(ExtensionSettings& settings, const std::string& key, const nlohmann::json& value) {
-  if (key == "driverVersion") settings.driver_version = string_value(key, value);
-  else if (key == "driverUrl") settings.driver_url = string_value(key, value);
-  else if (key == "sha256") settings.sha256 = string_value(key, value);
-  else if (key == "profile") settings.profile = string_value(key, value);
-  else if (key == "proxy") settings.proxy = string_value(key, value);
-  else if (key == "skipVmbusCheck") settings.skip_vmbus_check = bool_value(key, value);
-  else if (key == "skipDeviceCheck") settings.skip_device_check = bool_value(key, value);
-  else if (key == "skipOsCheck") settings.skip_os_check = bool_value(key, value);
-  else if (key == "skipVmSizeCheck") settings.skip_vm_size_check = bool_value(key, value);
-  else if (key == "ipoib") settings.ipoib = bool_value(key, value);
-  else if (key == "uninstallDrivers") settings.uninstall_drivers = bool_value(key, value);
-  else if (key == "validate") settings.validate = bool_value(key, value);
-  else if (key == "expectLinkLayer") {
-    auto text = string_value(key, value);
-    if (!verbs::parse_link_layer(text)) bad_setting(key, "must be \"infiniband\", \"ethernet\" or \"any\"");
-    settings.expect_link_layer = text;
-  }
-  else if (key == "mirrorUrl") {
-    if (value.is_string()) {
-      settings.mirror_urls.push_back(string_value(key, value));
-    } else if (value.is_array()) {
-      for (const auto& item : value) settings.mirror_urls.push_back(string_value(key, item));
-    } else {
-      bad_setting(key, fmt::format("must be a string or a list of strings, not {}", value.type_name()));
+  for (const auto& row : table()) {
+    if (row.key == key) {
+      row.apply(settings, key, value);
+      return;
     }
-  } else {
-    bad_setting(text::printable(key, 80),
-                "is not known (known: driverVersion, driverUrl, sha256, mirrorUrl, profile, proxy, skipVmbusCheck, "
-                "skipDeviceCheck, skipOsCheck, skipVmSizeCheck, ipoib, uninstallDrivers, validate, expectLinkLayer)");
   }
+  std::string known;
+  for (const auto& row : table()) known += known.empty() ? std::string(row.key) : fmt::format(", {}", row.key);
+  bad_setting(text::printable(key, 80), fmt::format("is not known (known: {})", known));
 }
 
 }  // namespace
@@ -127,6 +155,18 @@ RuntimeSettings read_runtime_settings(const std::filesystem::path& file) {
     rethrow_with_context(fmt::format("reading the settings file {}", file.string()));
   }
   return parse_runtime_settings(text, file);
+}
+
+const std::vector<SettingSpec>& setting_table() { return table(); }
+
+std::string setting_for(const Remedy& remedy) {
+  for (const auto& row : table()) {
+    if (row.knob != remedy.knob || row.remedy.empty()) continue;
+    std::string text(row.remedy);
+    if (auto at = text.find("{}"); at != std::string::npos) text.replace(at, 2, remedy.value.empty() ? std::string(row.placeholder) : remedy.value);
+    return text;
+  }
+  return {};
 }
 
 ExtensionSettings parse_extension_settings(const nlohmann::json& public_settings, const nlohmann::json& protected_settings) {

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/remedy.hpp"
+
 namespace ibdriver::extension {
 
 // One <seq>.settings file as the agent writes it.
@@ -40,6 +42,23 @@ struct ExtensionSettings {
   bool validate = true;                       // validate: check with libibverbs at the end
   std::optional<std::string> expect_link_layer;  // expectLinkLayer: infiniband (default), ethernet, any
 };
+
+// One row of the settings table (settings.cpp: the one place a setting is defined): its key, the type
+// the README states, the remedy it applies (an error's Knob, worded as the setting) and how it is parsed
+// into ExtensionSettings (Error, usage, naming the key on a wrong type or value).
+struct SettingSpec {
+  std::string_view key;
+  std::string_view type;
+  std::optional<Knob> knob;      // the remedy this setting applies, if any
+  std::string_view remedy;       // its wording, "{}" standing for the remedy's value
+  std::string_view placeholder;  // the value shown when the remedy carries none
+  void (*apply)(ExtensionSettings& settings, const std::string& key, const nlohmann::json& value);
+};
+const std::vector<SettingSpec>& setting_table();
+
+// A remedy worded as the setting that applies it (`set "skipVmbusCheck": true`); empty when no setting
+// reaches that knob (the message then says what to change in words).
+std::string setting_for(const Remedy& remedy);
 
 // Public and (decrypted) protected settings together; a key may appear in only one of them. Every
 // string in the protected settings is registered as a secret (core/secrets.hpp) before anything else

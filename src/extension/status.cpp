@@ -11,9 +11,8 @@
 #include "core/secrets.hpp"
 
 namespace ibdriver::extension {
-namespace {
 
-std::string utc(std::chrono::system_clock::time_point when) {
+std::string utc_timestamp(std::chrono::system_clock::time_point when) {
   std::time_t seconds = std::chrono::system_clock::to_time_t(when);
   std::tm parts{};
   ::gmtime_r(&seconds, &parts);
@@ -21,6 +20,8 @@ std::string utc(std::chrono::system_clock::time_point when) {
   std::strftime(text.data(), text.size(), "%Y-%m-%dT%H:%M:%SZ", &parts);
   return text.data();
 }
+
+namespace {
 
 nlohmann::ordered_json message_json(const std::string& message, std::size_t limit) {
   return {{"lang", "en-US"}, {"message", truncate_utf8(mask_secrets(message), limit)}};
@@ -40,7 +41,7 @@ nlohmann::ordered_json document(const HandlerStatus& status, std::chrono::system
                       {"code", status.code},
                       {"formattedMessage", message_json(status.message, max_message_bytes)},
                       {"substatus", substatus}};
-  return nlohmann::ordered_json::array({{{"version", 1.0}, {"timestampUTC", utc(now)}, {"status", body}}});
+  return nlohmann::ordered_json::array({{{"version", 1.0}, {"timestampUTC", utc_timestamp(now)}, {"status", body}}});
 }
 
 }  // namespace
@@ -85,13 +86,17 @@ void write_status(const std::filesystem::path& status_folder, int sequence, cons
   }
 }
 
-void write_heartbeat(const std::filesystem::path& file, StatusState state, const std::string& message) {
-  auto code = state == StatusState::error ? 1 : 0;
+std::string render_heartbeat(StatusState state, int code, const std::string& message) {
   nlohmann::ordered_json heartbeat = nlohmann::ordered_json::array(
       {{{"version", 1.0},
-        {"heartbeat", {{"status", state == StatusState::error ? "notready" : "ready"}, {"code", code},
-                       {"Message", truncate_utf8(mask_secrets(message), max_message_bytes)}}}}});
-  write_file_atomically(file, heartbeat.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+        {"heartbeat", {{"status", state == StatusState::error ? "NotReady" : "Ready"},
+                       {"code", code},
+                       {"formattedMessage", message_json(message, max_message_bytes)}}}}});
+  return heartbeat.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+void write_heartbeat(const std::filesystem::path& file, StatusState state, int code, const std::string& message) {
+  write_file_atomically(file, render_heartbeat(state, code, message));
 }
 
 }  // namespace ibdriver::extension

@@ -1,12 +1,15 @@
 #include "install/boot_unit.hpp"
 
+#include <sstream>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/process.hpp"
+#include "core/text.hpp"
 
 namespace ibdriver::install {
 
@@ -31,15 +34,59 @@ bool systemd_running(const SystemRoot& root) {
   return root.is_host_root() && fs::exists("/run/systemd/system", error);
 }
 
-// The binary the unit we write runs: this one on the real machine (it may live in /usr/local/bin or
-// /opt), the packaged path for a root that is not the one we run on.
-std::string this_binary(const SystemRoot& root) {
+bool inside_agent_folder(const fs::path& seen) {
+  return seen.string().rfind(agent_folder, 0) == 0;
+}
+
+// `running` as the root sees it (the root is usually "/", where they are the same).
+fs::path as_seen(const SystemRoot& root, const fs::path& running) {
+  if (root.is_host_root()) return running;
+  auto relative = running.lexically_relative(root.path("/"));
+  if (relative.empty() || *relative.begin() == "..") return running;
+  return fs::path("/") / relative;
+}
+
+// Copies `from` to the root's `to` through a temporary file and a rename: the boot unit never sees half a
+// binary. Returns false when `to` already has the same bytes.
+bool copy_atomically(const fs::path& from, const SystemRoot& root, const std::string& to, fs::perms mode) {
+  auto target = root.path(to);
+  auto wanted = read_file(from, 512U << 20U);
+  if (read_file_if_exists(target, 512U << 20U) == wanted) return false;
+  write_file_atomically(target, wanted, static_cast<unsigned>(mode));
+  return true;
+}
+
+// The zip's shared libraries: <running's folder>/../lib/*, when there is such a folder.
+std::vector<fs::path> beside_libraries(const fs::path& running) {
+  std::vector<fs::path> found;
   std::error_code error;
-  if (root.is_host_root()) {
-    auto self = fs::read_symlink("/proc/self/exe", error);
-    if (!error && self.is_absolute()) return self.string();
+  auto folder = running.parent_path().parent_path() / "lib";
+  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error)) found.push_back(it->path());
   }
-  return "/usr/sbin/ibdriver";
+  return found;
+}
+
+// The kept copy: folders, then files, each recorded before it is made (uninstall removes them in reverse).
+void keep_copy(const SystemRoot& root, const fs::path& running, const std::function<void(const ConfigChange&)>& record) {
+  auto libraries = beside_libraries(running);
+  auto make_folder = [&](const std::string& folder) {
+    std::error_code error;
+    if (fs::is_directory(root.path(folder), error)) return;
+    record({folder, "created", std::nullopt});
+    fs::create_directories(root.path(folder), error);
+  };
+  auto copy = [&](const fs::path& from, const std::string& to, fs::perms mode) {
+    std::error_code error;
+    if (!fs::exists(root.path(to), error)) record({to, "created", std::nullopt});
+    copy_atomically(from, root, to, mode);
+  };
+  make_folder(fs::path(kept_binary).parent_path().string());
+  copy(running, kept_binary, fs::perms(0755));
+  if (!libraries.empty()) make_folder(kept_libraries);
+  for (const auto& library : libraries) copy(library, (fs::path(kept_libraries) / library.filename()).string(), fs::perms(0644));
+  log::info(fmt::format("kept a copy of {} at {} for the boot-time repair (the extension's folder goes with the extension)",
+                        running.string(), kept_binary));
 }
 
 }  // namespace
@@ -68,18 +115,36 @@ std::string boot_unit_content(std::string_view binary) {
       binary);
 }
 
-void install_boot_unit(const SystemRoot& root, const std::function<void(const ConfigChange&)>& record) {
+std::optional<fs::path> running_program(const SystemRoot& root) {
+  if (!root.is_host_root()) return std::nullopt;
+  std::error_code error;
+  auto self = fs::read_symlink("/proc/self/exe", error);
+  if (error || !self.is_absolute()) return std::nullopt;
+  return self;
+}
+
+void install_boot_unit(const SystemRoot& root, const std::function<void(const ConfigChange&)>& record, std::optional<fs::path> running) {
+  if (!running) running = running_program(root);
   auto unit = packaged_unit(root);
   bool wrote = false;
   if (!unit) {
     unit = own_unit;
+    std::error_code missing;
+    std::string program = packaged_binary;
+    if (!fs::exists(root.path(packaged_binary), missing) && running) {
+      if (inside_agent_folder(as_seen(root, *running))) {
+        keep_copy(root, *running, record);
+        program = kept_binary;
+      } else {
+        program = as_seen(root, *running).string();
+      }
+    }
     auto file = root.path(own_unit);
     auto current = read_file_if_exists(file, max_unit_bytes);
-    auto wanted = boot_unit_content(this_binary(root));
+    auto wanted = boot_unit_content(program);
     if (current != wanted) {
       record({own_unit, current ? "edited" : "created", current});
-      std::error_code error;
-      fs::create_directories(file.parent_path(), error);
+      fs::create_directories(file.parent_path(), missing);
       write_file_atomically(file, wanted, 0644);
       wrote = true;
       log::info(fmt::format("wrote {}: the boot-time repair for kernels installed later", own_unit));
@@ -103,10 +168,50 @@ void install_boot_unit(const SystemRoot& root, const std::function<void(const Co
   else log::info(fmt::format("enabled {} (link in multi-user.target.wants)", boot_unit_name));
 }
 
+bool refresh_boot_program(const SystemRoot& root, const std::function<void(const ConfigChange&)>& record, std::optional<fs::path> running) {
+  if (!running) running = running_program(root);
+  if (!running || packaged_unit(root) || !inside_agent_folder(as_seen(root, *running))) return false;
+  auto program = boot_unit_program(root);
+  if (!program || (*program != kept_binary && !inside_agent_folder(*program))) return false;  // not ours to move
+  install_boot_unit(root, record, running);
+  return true;
+}
+
+std::optional<std::string> unit_exec_program(std::string_view unit) {
+  std::istringstream lines{std::string(unit)};
+  for (std::string line; std::getline(lines, line);) {
+    auto text = std::string(text::trim(line));
+    if (text.rfind("ExecStart=", 0) != 0) continue;
+    auto value = text.substr(10);
+    auto begin = value.find_first_not_of("-@:+! \t");
+    if (begin == std::string::npos) return std::nullopt;
+    auto end = value.find_first_of(" \t", begin);
+    return value.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> boot_unit_program(const SystemRoot& root) {
+  for (const auto& unit : {packaged_unit(root), std::optional<std::string>(own_unit)}) {
+    if (!unit) continue;
+    if (auto text = read_file_if_exists(root.path(*unit), max_unit_bytes)) return unit_exec_program(*text);
+  }
+  return std::nullopt;
+}
+
 bool boot_unit_installed(const SystemRoot& root) {
   std::error_code error;
   if (!packaged_unit(root) && !fs::exists(root.path(own_unit), error)) return false;
-  return fs::exists(fs::symlink_status(root.path(wants_link), error));
+  if (!fs::exists(fs::symlink_status(root.path(wants_link), error))) return false;
+  auto program = boot_unit_program(root);
+  if (!program || !fs::path(*program).is_absolute()) return false;
+  auto file = root.path(*program);
+  auto status = fs::status(file, error);
+  if (error || !fs::is_regular_file(status) || (status.permissions() & fs::perms::owner_exec) == fs::perms::none) return false;
+  if (!root.is_host_root()) return true;
+  ProcessOptions options;
+  options.time_limit = std::chrono::seconds(10);
+  return run_process({*program, "--version"}, options).succeeded();
 }
 
 }  // namespace ibdriver::install

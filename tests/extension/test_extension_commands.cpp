@@ -7,6 +7,7 @@
 #include <fcntl.h>
 
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -90,7 +91,9 @@ TEST_CASE("enable checks the platform, returns, and its worker outlives the agen
   CHECK(body(status)["substatus"][1]["name"] == "resolve");
   auto heartbeat = nlohmann::json::parse(read_file(vm.agent.folder() / "heartbeat.log", 4096));
   CHECK(heartbeat[0]["version"] == 1.0);
-  CHECK(heartbeat[0]["heartbeat"]["status"] == "ready");
+  CHECK(heartbeat[0]["heartbeat"]["status"] == "Ready");
+  CHECK(heartbeat[0]["heartbeat"]["formattedMessage"]["lang"] == "en-US");
+  CHECK(heartbeat[0]["heartbeat"]["formattedMessage"]["message"] == body(status)["formattedMessage"]["message"]);
 
   // A second enable while the worker runs starts no other.
   auto pid_before = read_file(vm.agent.folder() / "worker.pid", 64);
@@ -242,10 +245,7 @@ TEST_CASE("a status folder that is not writable is exit 14", "[extension]") {
               ::mount(nullptr, folder.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) == 0;
     if (!mounted) WARN("cannot make a read-only bind mount here: testing with a file in the folder's place");
   }
-  if (!mounted) {
-    fs::remove_all(folder);
-    std::ofstream(folder) << "not a folder";
-  }
+  if (!mounted) fs::permissions(folder, fs::perms(0555));  // not root: a mode stops us
   auto result = vm.run("enable");
   if (mounted) ::umount2(folder.c_str(), MNT_DETACH);
   CHECK(result.exit_status == 14);
@@ -285,4 +285,91 @@ TEST_CASE("extension commands outside an extension folder are exit 1", "[extensi
   auto result = run_process({IBDRIVER_BINARY, "extension", "enable"}, options);
   CHECK(result.exit_status == 1);
   CHECK_THAT(result.err, Catch::Contains("no HandlerEnvironment.json"));
+}
+
+namespace {
+std::vector<nlohmann::json> events_of(const fs::path& log_folder) {
+  std::vector<nlohmann::json> events;
+  std::error_code error;
+  for (fs::directory_iterator it(log_folder / "events", error), end; !error && it != end; it.increment(error)) {
+    for (const auto& event : nlohmann::json::parse(read_file(it->path(), 1 << 20))) events.push_back(event);
+  }
+  return events;
+}
+}  // namespace
+
+TEST_CASE("every stage that ends and every failure is a telemetry event in the eventsFolder", "[extension]") {
+  ExtensionVm failing("d8s_v5", "ubuntu22.04");
+  CHECK(failing.run("enable").exit_status == 11);
+  auto events = events_of(failing.agent.log_folder());
+  REQUIRE(events.size() == 1);
+  CHECK(events[0]["TaskName"] == "Enable.detect");
+  CHECK(events[0]["EventLevel"] == "Error");
+  CHECK_THAT(events[0]["Message"].get<std::string>(), Catch::StartsWith("exit 11: "));
+  CHECK(events[0]["Version"] == "0.1.0.0");  // AZURE_GUEST_AGENT_EXTENSION_VERSION
+
+  ExtensionVm vm;
+  CHECK(vm.run("enable").exit_status == 0);
+  vm.agent.wait_for_final_status(0, std::chrono::seconds(60));  // the worker fails on the fake root
+  std::set<std::string> tasks;
+  for (const auto& event : events_of(vm.agent.log_folder())) tasks.insert(event["TaskName"].get<std::string>());
+  CHECK(tasks.count("Enable.detect") == 1);
+  CHECK(tasks.count("Enable.resolve") == 1);
+}
+
+TEST_CASE("bad HandlerEnvironment.json folders: exit 1, with a status where one can be written", "[extension]") {
+  {
+    ExtensionVm vm;
+    fs::remove_all(vm.agent.folder() / "config");
+    auto result = vm.run("enable");
+    CHECK(result.exit_status == 1);
+    auto status = vm.status();
+    INFO(status.dump(2));
+    CHECK(test::status_shape_problems(status).empty());
+    CHECK(body(status)["status"] == "error");
+    CHECK_THAT(body(status)["formattedMessage"]["message"].get<std::string>(), Catch::Contains("names configFolder"));
+  }
+  {
+    ExtensionVm vm;
+    fs::remove_all(vm.agent.folder() / "status");
+    auto result = vm.run("enable");
+    CHECK(result.exit_status == 1);
+    CHECK_THAT(result.err, Catch::Contains("names statusFolder"));
+    CHECK_THAT(result.err, Catch::Contains("does not exist"));
+    CHECK_FALSE(fs::exists(vm.agent.folder() / "status"));  // not made up by us
+  }
+}
+
+TEST_CASE("an oversized message is cut before the agent would: status 1 KB, event 6 KB", "[extension]") {
+  ExtensionVm vm;
+  // The catalog error quotes the path it could not read: a path of 3.5 KB.
+  auto deep = vm.dir.path();
+  for (int i = 0; i < 14; ++i) deep /= std::string(240, static_cast<char>('a' + i));
+  fs::create_directories(deep);
+  vm.environment.push_back("IBDRIVER_CATALOG=" + (deep / "missing.json").string());
+  auto result = vm.run("enable");
+  CHECK(result.exit_status != 0);
+  auto status = vm.status();
+  INFO(status.dump(2));
+  CHECK(test::status_shape_problems(status).empty());
+  auto message = body(status)["formattedMessage"]["message"].get<std::string>();
+  CHECK(message.size() <= 1024);
+  CHECK_THAT(message, Catch::EndsWith("..."));
+  auto events = events_of(vm.agent.log_folder());
+  REQUIRE_FALSE(events.empty());
+  for (const auto& event : events) {
+    std::size_t total = 0;
+    for (const auto& [key, value] : event.items()) total += value.get<std::string>().size();
+    CHECK(total <= 6144);
+    CHECK(event["Message"].get<std::string>().size() <= 3072);
+  }
+}
+
+TEST_CASE("no command writes config/HandlerState (the agent's file)", "[extension]") {
+  ExtensionVm vm;
+  vm.agent.write_settings(0, {{"validate", false}});
+  for (const char* command : {"install", "enable", "disable", "update", "uninstall"}) CHECK(vm.run(command).exit_status == 0);
+  for (const auto& entry : fs::directory_iterator(vm.agent.folder() / "config")) {
+    CHECK(entry.path().filename() == "0.settings");
+  }
 }

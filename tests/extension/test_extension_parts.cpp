@@ -1,12 +1,18 @@
 // The handler protocol's parts: HandlerEnvironment.json, settings, protected settings, status files.
+#include <unistd.h>
+
 #include <fstream>
+#include <regex>
+#include <set>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/secrets.hpp"
+#include "extension/events.hpp"
 #include "extension/handler_environment.hpp"
 #include "extension/protected_settings.hpp"
 #include "extension/settings.hpp"
@@ -221,4 +227,94 @@ TEST_CASE("a message that is not UTF-8 still makes a valid status file", "[exten
   status.substatus.push_back({"dkms", StatusState::error, 14, "cc1: \xc3 truncated"});
   auto document = nlohmann::json::parse(render_status(status, {}));
   CHECK_THAT(document[0]["status"]["formattedMessage"]["message"].get<std::string>(), Catch::Contains("bad bytes from a tool"));
+}
+
+TEST_CASE("the heartbeat in the agent's format: formattedMessage, a handler status, an integer code", "[extension]") {
+  register_secret("sig=HeartS3cret");
+  std::string long_text(5000, 'x');
+  auto ready = nlohmann::json::parse(render_heartbeat(StatusState::transitioning, 0, "installing; sig=HeartS3cret " + long_text));
+  REQUIRE(ready.is_array());
+  CHECK(ready[0]["version"] == 1.0);
+  const auto& heartbeat = ready[0]["heartbeat"];
+  CHECK(heartbeat["status"] == "Ready");  // the agent copies it into the handler status (Ready, NotReady, ...)
+  CHECK(heartbeat["code"] == 0);
+  CHECK_FALSE(heartbeat.contains("Message"));  // what the agent ignores
+  CHECK(heartbeat["formattedMessage"]["lang"] == "en-US");
+  auto message = heartbeat["formattedMessage"]["message"].get<std::string>();
+  CHECK(message.size() <= max_message_bytes);
+  CHECK(message.find("HeartS3cret") == std::string::npos);
+  auto failed = nlohmann::json::parse(render_heartbeat(StatusState::error, 14, "failed"));
+  CHECK(failed[0]["heartbeat"]["status"] == "NotReady");
+  CHECK(failed[0]["heartbeat"]["code"] == 14);
+  CHECK(utc_timestamp(std::chrono::system_clock::time_point{}) == "1970-01-01T00:00:00Z");
+}
+
+TEST_CASE("telemetry events: the agent's fields, all strings, within its limits", "[extension]") {
+  register_secret("sig=EventS3cret");
+  auto event = make_event("0.1.0.0", "a-guid", "Enable.dkms", EventLevel::error, "short message", std::chrono::system_clock::time_point{});
+  const std::vector<std::string> fields{"Version", "Timestamp", "TaskName", "EventLevel", "Message", "EventPid", "EventTid", "OperationId"};
+  for (const auto& field : fields) {
+    INFO(field);
+    REQUIRE(event.contains(field));
+    CHECK(event[field].is_string());  // 2.7.3 strips every value: a number drops the event
+    CHECK_FALSE(event[field].get<std::string>().empty());
+  }
+  CHECK(event["Timestamp"] == "1970-01-01T00:00:00.000000Z");
+  CHECK(event["EventLevel"] == "Error");
+  CHECK(event["EventPid"] == std::to_string(::getpid()));
+
+  // A tool's flood of output, a secret in it, bytes that are not UTF-8: cut, masked, valid.
+  std::string flood = "make.log: sig=EventS3cret \xff\xfe ";
+  while (flood.size() < 64 * 1024) flood += "error: Größe undefined reference ";
+  event = make_event("0.1.0.0", random_guid(), "Enable.dkms", EventLevel::error, flood, std::chrono::system_clock::now());
+  auto text = event.dump();
+  CHECK(nlohmann::json::parse(text).is_object());  // valid UTF-8 JSON
+  std::size_t total = 0;
+  for (const auto& field : fields) total += event[field].get<std::string>().size();
+  CHECK(total <= max_event_bytes);
+  CHECK(event["Message"].get<std::string>().size() <= max_event_message_bytes);
+  CHECK(text.find("EventS3cret") == std::string::npos);
+  // The agent drops an event whose message is empty after strip().
+  CHECK(make_event("v", "g", "t", EventLevel::informational, "  \n", {})["Message"] == "(no message)");
+  CHECK(random_guid().size() == 36);
+  CHECK(random_guid() != random_guid());
+}
+
+TEST_CASE("events go to <digits>.json files, never more than the agent takes in one period", "[extension]") {
+  test::TempDir dir;
+  auto folder = dir.path() / "events";
+  EventWriter writer(folder, "0.1.0.0");
+  for (std::size_t i = 0; i < max_waiting_events + 5; ++i) writer.emit("Enable.fetch", EventLevel::informational, "event " + std::to_string(i));
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    auto name = entry.path().filename().string();
+    INFO(name);
+    CHECK(std::regex_match(name, std::regex(R"(\d+\.json)")));  // the agent's ^(\d+)\.json$; no temporary file left
+    auto document = nlohmann::json::parse(read_file(entry.path(), 1 << 20));
+    REQUIRE(document.is_array());
+    CHECK(document.size() == 1);
+    CHECK(document[0]["OperationId"] == writer.operation_id());
+    ++files;
+  }
+  CHECK(files == max_waiting_events);
+  // No events folder (an agent without the telemetry pipeline), or one that cannot be written: nothing, no error.
+  EventWriter(std::nullopt, "0.1.0.0").emit("Enable", EventLevel::error, "x");
+  std::ofstream(dir.path() / "a-file") << "not a folder";
+  EventWriter(dir.path() / "a-file", "0.1.0.0").emit("Enable", EventLevel::error, "x");
+}
+
+TEST_CASE("the settings table is the one place settings are defined, and the README documents every key", "[extension]") {
+  auto readme = read_file(fs::path(IBDRIVER_SOURCE_DIR) / "README.md", 1 << 20);
+  auto unknown = message_of([] { parse_extension_settings({{"noSuchKey", true}}, nullptr); });
+  std::set<std::string_view> keys;
+  for (const auto& row : setting_table()) {
+    INFO(row.key);
+    CHECK(keys.insert(row.key).second);
+    CHECK_THAT(readme, Catch::Contains(fmt::format("`{}`", row.key)));
+    CHECK_THAT(unknown, Catch::Contains(std::string(row.key)));
+    if (row.knob) CHECK_THAT(setting_for(Remedy{*row.knob, ""}), Catch::Contains(fmt::format("\"{}\"", row.key)));
+  }
+  CHECK(setting_for(Remedy{Knob::driver_version, "24.10"}) == "set \"driverVersion\": \"24.10\"");
+  CHECK(setting_for(Remedy{Knob::skip_validation, ""}) == "set \"validate\": false");
+  CHECK(setting_for(Remedy{Knob::lock_wait, "600"}).empty());  // no setting reaches it
 }

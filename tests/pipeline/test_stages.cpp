@@ -30,6 +30,8 @@ struct Provisioned {
     machine.os_release("ID=debian\nVERSION_ID=\"12\"\n");
     machine.kernel("6.1.0-27-amd64", true);
     machine.write("etc/waagent.conf", "OS.EnableRDMA=n\n");
+    machine.write("usr/sbin/ibdriver", "#!/bin/sh\n");  // the boot unit's program (status checks it exists)
+    fs::permissions(dir.path() / "usr/sbin/ibdriver", fs::perms(0755));
     auto state = begin();
     auto record_change = [&](const install::ConfigChange& change) { state.add_config_change(change); };
     install::configure_node(root(), {true}, record_change);
