@@ -7,6 +7,7 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/process.hpp"
+#include "install/configure.hpp"
 
 namespace ibdriver::install {
 
@@ -77,9 +78,8 @@ void install_boot_unit(const SystemRoot& root, const std::function<void(const Co
     auto current = read_file_if_exists(file, max_unit_bytes);
     auto wanted = boot_unit_content(this_binary(root));
     if (current != wanted) {
+      create_parent_folders(root, own_unit, record);
       record({own_unit, current ? "edited" : "created", current});
-      std::error_code error;
-      fs::create_directories(file.parent_path(), error);
       write_file_atomically(file, wanted, 0644);
       wrote = true;
       log::info(fmt::format("wrote {}: the boot-time repair for kernels installed later", own_unit));
@@ -96,8 +96,8 @@ void install_boot_unit(const SystemRoot& root, const std::function<void(const Co
     return;
   }
   // No systemd running (a chroot, an image being baked): the link `systemctl enable` would make.
+  create_parent_folders(root, wants_link, record);
   record({wants_link, "created", std::nullopt});
-  fs::create_directories(link.parent_path(), error);
   fs::create_symlink(*unit, link, error);
   if (error) log::warning(fmt::format("cannot link {}: {}", wants_link, error.message()));
   else log::info(fmt::format("enabled {} (link in multi-user.target.wants)", boot_unit_name));
