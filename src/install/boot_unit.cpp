@@ -10,6 +10,7 @@
 #include "core/log.hpp"
 #include "core/process.hpp"
 #include "core/text.hpp"
+#include "install/configure.hpp"
 
 namespace ibdriver::install {
 
@@ -143,8 +144,8 @@ void install_boot_unit(const SystemRoot& root, const std::function<void(const Co
     auto current = read_file_if_exists(file, max_unit_bytes);
     auto wanted = boot_unit_content(program);
     if (current != wanted) {
+      create_parent_folders(root, own_unit, record);
       record({own_unit, current ? "edited" : "created", current});
-      fs::create_directories(file.parent_path(), missing);
       write_file_atomically(file, wanted, 0644);
       wrote = true;
       log::info(fmt::format("wrote {}: the boot-time repair for kernels installed later", own_unit));
@@ -161,8 +162,8 @@ void install_boot_unit(const SystemRoot& root, const std::function<void(const Co
     return;
   }
   // No systemd running (a chroot, an image being baked): the link `systemctl enable` would make.
+  create_parent_folders(root, wants_link, record);
   record({wants_link, "created", std::nullopt});
-  fs::create_directories(link.parent_path(), error);
   fs::create_symlink(*unit, link, error);
   if (error) log::warning(fmt::format("cannot link {}: {}", wants_link, error.message()));
   else log::info(fmt::format("enabled {} (link in multi-user.target.wants)", boot_unit_name));

@@ -89,8 +89,7 @@ void configure_node(const SystemRoot& root, const NodeSettings& settings,
   auto wanted = modules_content(settings);
   auto existing = read_file_if_exists(modules, max_config_bytes);
   if (existing != wanted) {
-    std::error_code error;
-    fs::create_directories(modules.parent_path(), error);
+    create_parent_folders(root, modules_file, record);
     record({modules_file, existing ? "edited" : "created", existing});
     write_file_atomically(modules, wanted, 0644);
     log::info(fmt::format("wrote {}", modules_file));
@@ -112,9 +111,8 @@ void configure_node(const SystemRoot& root, const NodeSettings& settings,
     auto dropin = root.path(openibd_dropin);
     auto current = read_file_if_exists(dropin, max_config_bytes);
     if (current != std::string(openibd_dropin_content)) {
+      create_parent_folders(root, openibd_dropin, record);
       record({openibd_dropin, current ? "edited" : "created", current});
-      std::error_code error;
-      fs::create_directories(dropin.parent_path(), error);
       write_file_atomically(dropin, openibd_dropin_content, 0644);
       log::info(fmt::format("wrote {}", openibd_dropin));
     }
@@ -143,6 +141,19 @@ bool node_configured(const SystemRoot& root, const NodeSettings& settings) {
   return true;
 }
 
+void create_parent_folders(const SystemRoot& root, const std::string& file, const std::function<void(const ConfigChange&)>& record) {
+  std::vector<fs::path> missing;
+  std::error_code error;
+  for (auto folder = fs::path(file).parent_path(); folder.has_relative_path(); folder = folder.parent_path()) {
+    if (fs::exists(root.path(folder.string()), error)) break;
+    missing.push_back(folder);
+  }
+  for (auto folder = missing.rbegin(); folder != missing.rend(); ++folder) {
+    record({folder->string(), "folder-created", std::nullopt});
+    fs::create_directory(root.path(folder->string()), error);
+  }
+}
+
 void restore_configuration(const SystemRoot& root, const std::vector<ConfigChange>& changes) {
   for (auto change = changes.rbegin(); change != changes.rend(); ++change) {
     if (change->action == "service-enabled") {
@@ -151,6 +162,10 @@ void restore_configuration(const SystemRoot& root, const std::vector<ConfigChang
     }
     auto file = root.path(change->file);
     std::error_code error;
+    if (change->action == "folder-created") {
+      if (fs::is_empty(file, error)) fs::remove(file, error);
+      continue;
+    }
     if (change->action == "created") {
       fs::remove(file, error);
     } else if (change->original) {

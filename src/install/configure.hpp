@@ -28,7 +28,13 @@ void configure_node(const SystemRoot& root, const NodeSettings& settings,
 // Whether configure_node would change nothing.
 bool node_configured(const SystemRoot& root, const NodeSettings& settings);
 
-// Puts back what the changes replaced (uninstall), newest first.
+// Creates the folders above `file` (a system path) that are missing, handing each to `record` first,
+// outermost first, as a "folder-created" change: uninstall removes them again once they are empty
+// (/etc/modules-load.d and /etc/systemd/system/<unit>.d are absent on minimal images).
+void create_parent_folders(const SystemRoot& root, const std::string& file, const std::function<void(const ConfigChange&)>& record);
+
+// Puts back what the changes replaced (uninstall), newest first; a folder it created is removed only
+// when nothing else was put in it.
 void restore_configuration(const SystemRoot& root, const std::vector<ConfigChange>& changes);
 
 }  // namespace ibdriver::install

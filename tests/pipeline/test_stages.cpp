@@ -99,6 +99,10 @@ TEST_CASE("uninstall on a fake root undoes the stages inside the root, by system
   CHECK(removed->release_file == "MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz");
   CHECK_FALSE(fs::exists(bundle));
   CHECK_FALSE(fs::exists(provisioned.dir.path() / "etc/modules-load.d/ibdriver.conf"));
+  // The folders the install created for its files are gone too; those that were there stay.
+  CHECK_FALSE(fs::exists(provisioned.dir.path() / "etc/modules-load.d"));
+  CHECK_FALSE(fs::exists(provisioned.dir.path() / "etc/systemd"));
+  CHECK(fs::is_directory(provisioned.dir.path() / "etc"));
   CHECK(test::file_text(provisioned.dir.path() / "etc/waagent.conf") == "OS.EnableRDMA=n\n");
   CHECK_FALSE(install::Journal::load(provisioned.root()).has_value());
   CHECK_FALSE(pipeline::run_uninstall(provisioned.root(), std::chrono::seconds(5)).has_value());
