@@ -32,7 +32,7 @@ nlohmann::json release_json(const catalog::DriverRelease& release) {
           {"source", release.source}};
 }
 
-ExitCode run_update(const GlobalOptions& global, pipeline::CatalogUpdateOptions options) {
+ExitCode run_update(const GlobalOptions& global, const pipeline::CatalogUpdateOptions& options) {
   if (options.url.empty()) {
     throw Error(ExitCode::usage, "no catalog channel URL is built into this ibdriver",
                 "give the URL of the signed catalog with --from URL");

@@ -46,12 +46,13 @@ std::string dkms_make_log_tail(const ProcessResult& result) {
   return {};
 }
 
-// apt's own error lines ("E: ..."), else the tail of its output.
+// apt's and dpkg's own error lines ("E: ...", "dpkg: ..."), with DKMS's ("Error! ...": a build in a
+// postinst, which says why dpkg gave up), else the tail of its output.
 std::string apt_errors(const ProcessResult& result) {
   std::vector<std::string> lines;
   for (const auto& stream : {result.err, result.out}) {
     for (auto line : text::split(stream, '\n')) {
-      if (line.substr(0, 3) == "E: " || line.substr(0, 6) == "dpkg: ") lines.emplace_back(text::trim(line));
+      if (line.substr(0, 3) == "E: " || line.substr(0, 6) == "dpkg: " || line.substr(0, 6) == "Error!") lines.emplace_back(text::trim(line));
     }
   }
   if (lines.empty()) return result.tail(8);
@@ -241,7 +242,8 @@ void AptPackageManager::finish_interrupted_dpkg() const {
   log::warning("dpkg was interrupted (an earlier run was killed): finishing its work with `dpkg --configure -a`");
   auto result = run_locked({"dpkg", "--configure", "-a", "--force-confdef", "--force-confold"});
   if (!result.succeeded()) {
-    throw Error(ExitCode::operation_failed, fmt::format("dpkg --configure -a {}:\n{}", result.describe_end(), apt_errors(result)),
+    throw Error(ExitCode::operation_failed,
+                fmt::format("dpkg --configure -a {}:\n{}{}", result.describe_end(), apt_errors(result), dkms_make_log_tail(result)),
                 "run `dpkg --configure -a` by hand, then ibdriver again");
   }
 }
