@@ -14,6 +14,19 @@
 using namespace ibdriver;
 namespace fs = std::filesystem;
 
+namespace {
+
+// The changes' files of one action kind ("folder-created", or every other when `folders` is false).
+std::vector<std::string> changed(const std::vector<install::ConfigChange>& changes, bool folders) {
+  std::vector<std::string> files;
+  for (const auto& change : changes) {
+    if ((change.action == "folder-created") == folders) files.push_back(change.file);
+  }
+  return files;
+}
+
+}  // namespace
+
 TEST_CASE("the unit install writes is the packaged unit, and systemd accepts it", "[install][boot-unit]") {
   auto packaged = fs::path(IBDRIVER_SOURCE_DIR) / "packaging/systemd/ibdriver-boot.service";
   CHECK(install::boot_unit_content() == test::file_text(packaged));
@@ -36,18 +49,23 @@ TEST_CASE("install writes and enables the unit where no package shipped it, and 
     CHECK_FALSE(fs::exists(fs::symlink_status(dir.path() / change.file.substr(1))));  // recorded before it is made
     changes.push_back(change);
   });
-  REQUIRE(changes.size() == 2);
-  CHECK(changes[0].file == "/etc/systemd/system/ibdriver-boot.service");
-  CHECK(changes[1].file == "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service");
+  CHECK(changed(changes, false) == std::vector<std::string>{"/etc/systemd/system/ibdriver-boot.service",
+                                                             "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service"});
+  // The root was empty: every folder above them was made, outermost first, and recorded.
+  CHECK(changed(changes, true) == std::vector<std::string>{"/etc", "/etc/systemd", "/etc/systemd/system",
+                                                            "/etc/systemd/system/multi-user.target.wants"});
   // Not the system we run on: the unit names the packaged binary path.
   CHECK_THAT(test::file_text(dir.path() / "etc/systemd/system/ibdriver-boot.service"), Catch::Contains("ExecStart=/usr/sbin/ibdriver repair --quiet"));
-  CHECK(fs::read_symlink(dir.path() / changes[1].file.substr(1)) == "/etc/systemd/system/ibdriver-boot.service");
+  CHECK(fs::read_symlink(dir.path() / "etc/systemd/system/multi-user.target.wants/ibdriver-boot.service") ==
+        "/etc/systemd/system/ibdriver-boot.service");
   CHECK(install::boot_unit_installed(root));
+  auto recorded = changes.size();
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); });
-  CHECK(changes.size() == 2);  // a re-run changes nothing
+  CHECK(changes.size() == recorded);  // a re-run changes nothing
   install::restore_configuration(root, changes);
   CHECK_FALSE(fs::exists(fs::symlink_status(dir.path() / "etc/systemd/system/multi-user.target.wants/ibdriver-boot.service")));
   CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/ibdriver-boot.service"));
+  CHECK_FALSE(fs::exists(dir.path() / "etc"));  // and the folders it made, empty again
 }
 
 TEST_CASE("a packaged unit is enabled, not copied", "[install][boot-unit]") {
@@ -57,7 +75,7 @@ TEST_CASE("a packaged unit is enabled, not copied", "[install][boot-unit]") {
   SystemRoot root(dir.path());
   std::vector<install::ConfigChange> changes;
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); });
-  REQUIRE(changes.size() == 1);
+  CHECK(changed(changes, false) == std::vector<std::string>{"/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service"});
   CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/ibdriver-boot.service"));
   CHECK(fs::read_symlink(dir.path() / "etc/systemd/system/multi-user.target.wants/ibdriver-boot.service") ==
         "/usr/lib/systemd/system/ibdriver-boot.service");
