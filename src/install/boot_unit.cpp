@@ -71,12 +71,7 @@ std::vector<fs::path> beside_libraries(const fs::path& running) {
 // The kept copy: folders, then files, each recorded before it is made (uninstall removes them in reverse).
 void keep_copy(const SystemRoot& root, const fs::path& running, const std::function<void(const ConfigChange&)>& record) {
   auto libraries = beside_libraries(running);
-  auto make_folder = [&](const std::string& folder) {
-    std::error_code error;
-    if (fs::is_directory(root.path(folder), error)) return;
-    record({folder, "created", std::nullopt});
-    fs::create_directories(root.path(folder), error);
-  };
+  auto make_folder = [&](const std::string& folder) { create_folders(root, folder, record); };
   auto copy = [&](const fs::path& from, const std::string& to, fs::perms mode) {
     std::error_code error;
     if (!fs::exists(root.path(to), error)) record({to, "created", std::nullopt});

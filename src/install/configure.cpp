@@ -142,9 +142,13 @@ bool node_configured(const SystemRoot& root, const NodeSettings& settings) {
 }
 
 void create_parent_folders(const SystemRoot& root, const std::string& file, const std::function<void(const ConfigChange&)>& record) {
+  create_folders(root, fs::path(file).parent_path().string(), record);
+}
+
+void create_folders(const SystemRoot& root, const std::string& top, const std::function<void(const ConfigChange&)>& record) {
   std::vector<fs::path> missing;
   std::error_code error;
-  for (auto folder = fs::path(file).parent_path(); folder.has_relative_path(); folder = folder.parent_path()) {
+  for (auto folder = fs::path(top); folder.has_relative_path(); folder = folder.parent_path()) {
     if (fs::exists(root.path(folder.string()), error)) break;
     missing.push_back(folder);
   }

@@ -32,6 +32,8 @@ bool node_configured(const SystemRoot& root, const NodeSettings& settings);
 // outermost first, as a "folder-created" change: uninstall removes them again once they are empty
 // (/etc/modules-load.d and /etc/systemd/system/<unit>.d are absent on minimal images).
 void create_parent_folders(const SystemRoot& root, const std::string& file, const std::function<void(const ConfigChange&)>& record);
+// The same for `folder` itself and the folders above it.
+void create_folders(const SystemRoot& root, const std::string& folder, const std::function<void(const ConfigChange&)>& record);
 
 // Puts back what the changes replaced (uninstall), newest first; a folder it created is removed only
 // when nothing else was put in it.

@@ -14,6 +14,19 @@
 using namespace ibdriver;
 namespace fs = std::filesystem;
 
+namespace {
+
+// The changes' files of one action kind ("folder-created", or every other when `folders` is false).
+std::vector<std::string> changed(const std::vector<install::ConfigChange>& changes, bool folders) {
+  std::vector<std::string> files;
+  for (const auto& change : changes) {
+    if ((change.action == "folder-created") == folders) files.push_back(change.file);
+  }
+  return files;
+}
+
+}  // namespace
+
 TEST_CASE("the unit install writes is the packaged unit, and systemd accepts it", "[install][boot-unit]") {
   auto packaged = fs::path(IBDRIVER_SOURCE_DIR) / "packaging/systemd/ibdriver-boot.service";
   CHECK(install::boot_unit_content() == test::file_text(packaged));
@@ -36,21 +49,26 @@ TEST_CASE("install writes and enables the unit where no package shipped it, and 
     CHECK_FALSE(fs::exists(fs::symlink_status(dir.path() / change.file.substr(1))));  // recorded before it is made
     changes.push_back(change);
   });
-  REQUIRE(changes.size() == 2);
-  CHECK(changes[0].file == "/etc/systemd/system/ibdriver-boot.service");
-  CHECK(changes[1].file == "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service");
+  CHECK(changed(changes, false) == std::vector<std::string>{"/etc/systemd/system/ibdriver-boot.service",
+                                                             "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service"});
+  // The root was empty: every folder above them was made, outermost first, and recorded.
+  CHECK(changed(changes, true) == std::vector<std::string>{"/etc", "/etc/systemd", "/etc/systemd/system",
+                                                            "/etc/systemd/system/multi-user.target.wants"});
   // Not the system we run on: the unit names the packaged binary path.
   CHECK_THAT(test::file_text(dir.path() / "etc/systemd/system/ibdriver-boot.service"), Catch::Contains("ExecStart=/usr/sbin/ibdriver repair --quiet"));
-  CHECK(fs::read_symlink(dir.path() / changes[1].file.substr(1)) == "/etc/systemd/system/ibdriver-boot.service");
+  CHECK(fs::read_symlink(dir.path() / "etc/systemd/system/multi-user.target.wants/ibdriver-boot.service") ==
+        "/etc/systemd/system/ibdriver-boot.service");
   CHECK_FALSE(install::boot_unit_installed(root));  // its program is not in this root
   test::FakeMachine(dir.path()).write("usr/sbin/ibdriver", "#!/bin/sh\n");
   fs::permissions(dir.path() / "usr/sbin/ibdriver", fs::perms(0755));
   CHECK(install::boot_unit_installed(root));
+  auto recorded = changes.size();
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); });
-  CHECK(changes.size() == 2);  // a re-run changes nothing
+  CHECK(changes.size() == recorded);  // a re-run changes nothing
   install::restore_configuration(root, changes);
   CHECK_FALSE(fs::exists(fs::symlink_status(dir.path() / "etc/systemd/system/multi-user.target.wants/ibdriver-boot.service")));
   CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/ibdriver-boot.service"));
+  CHECK_FALSE(fs::exists(dir.path() / "etc"));  // and the folders it made, empty again
 }
 
 TEST_CASE("a packaged unit is enabled, not copied", "[install][boot-unit]") {
@@ -60,7 +78,7 @@ TEST_CASE("a packaged unit is enabled, not copied", "[install][boot-unit]") {
   SystemRoot root(dir.path());
   std::vector<install::ConfigChange> changes;
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); });
-  REQUIRE(changes.size() == 1);
+  CHECK(changed(changes, false) == std::vector<std::string>{"/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service"});
   CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/ibdriver-boot.service"));
   CHECK(fs::read_symlink(dir.path() / "etc/systemd/system/multi-user.target.wants/ibdriver-boot.service") ==
         "/usr/lib/systemd/system/ibdriver-boot.service");
@@ -91,11 +109,12 @@ TEST_CASE("the extension's binary is not what the boot unit runs: a journaled co
   CHECK_THAT(unit_text(dir.path()), Catch::Contains("ExecStart=/var/lib/ibdriver/bin/ibdriver repair --quiet"));
   CHECK(test::file_text(dir.path() / "var/lib/ibdriver/bin/ibdriver") == test::file_text(running));
   CHECK(test::file_text(dir.path() / "var/lib/ibdriver/lib/libisal.so.2") == "ibdriver-one");  // the zip's lib/ (RPATH $ORIGIN/../lib)
-  std::vector<std::string> files;
-  for (const auto& change : changes) files.push_back(change.file);
-  CHECK(files == std::vector<std::string>{"/var/lib/ibdriver/bin", "/var/lib/ibdriver/bin/ibdriver", "/var/lib/ibdriver/lib",
-                                          "/var/lib/ibdriver/lib/libisal.so.2", "/etc/systemd/system/ibdriver-boot.service",
-                                          "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service"});
+  CHECK(changed(changes, false) == std::vector<std::string>{"/var/lib/ibdriver/bin/ibdriver", "/var/lib/ibdriver/lib/libisal.so.2",
+                                                             "/etc/systemd/system/ibdriver-boot.service",
+                                                             "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service"});
+  CHECK(changed(changes, true) == std::vector<std::string>{"/var/lib/ibdriver", "/var/lib/ibdriver/bin", "/var/lib/ibdriver/lib", "/etc",
+                                                            "/etc/systemd", "/etc/systemd/system",
+                                                            "/etc/systemd/system/multi-user.target.wants"});
   CHECK(install::boot_unit_program(root) == std::string(install::kept_binary));
   CHECK(install::boot_unit_installed(root));
   // The agent deletes the extension folder on uninstall and update: the repair still has its program.

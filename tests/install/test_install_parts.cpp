@@ -42,9 +42,12 @@ TEST_CASE("configure writes, records the original first, is idempotent, and rest
     }
     changes.push_back(change);
   });
-  REQUIRE(changes.size() == 3);
-  CHECK(changes[0].file == "/etc/modules-load.d/ibdriver.conf");
-  CHECK(changes[0].action == "created");
+  REQUIRE(changes.size() == 4);
+  // /etc/modules-load.d was absent (minimal images lack it): made and recorded before the file.
+  CHECK(changes[0].file == "/etc/modules-load.d");
+  CHECK(changes[0].action == "folder-created");
+  CHECK(changes[1].file == "/etc/modules-load.d/ibdriver.conf");
+  CHECK(changes[1].action == "created");
   CHECK(install::node_configured(root, {true}));
   CHECK_FALSE(install::node_configured(root, {false}));
   std::size_t again = 0;
@@ -53,7 +56,8 @@ TEST_CASE("configure writes, records the original first, is idempotent, and rest
   install::restore_configuration(root, changes);
   std::ifstream in(dir.path() / "etc/waagent.conf");
   CHECK(std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()) == original);
-  CHECK_FALSE(fs::exists(dir.path() / "etc/modules-load.d/ibdriver.conf"));
+  CHECK_FALSE(fs::exists(dir.path() / "etc/modules-load.d"));
+  CHECK(fs::exists(dir.path() / "etc/infiniband/openib.conf"));
 }
 
 TEST_CASE("where the driver installed openibd, a drop-in orders it after udev settles", "[install][configure]") {
@@ -69,7 +73,8 @@ TEST_CASE("where the driver installed openibd, a drop-in orders it after udev se
   CHECK_THAT(dropin, Catch::Contains("After=systemd-udev-settle.service") && Catch::Contains("Restart=on-failure"));
   CHECK(install::node_configured(root, {true}));
   install::restore_configuration(root, changes);
-  CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/openibd.service.d/ibdriver.conf"));
+  CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/openibd.service.d"));
+  CHECK(fs::exists(dir.path() / "lib/systemd/system/openibd.service"));
 }
 
 TEST_CASE("dkms.conf is read and modules are built in BUILD_DEPENDS order", "[install][dkms]") {
