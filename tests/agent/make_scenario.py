@@ -81,8 +81,10 @@ def main():
                       "grep -q 'ExecStart=%s%s/bin/ibdriver repair' %s" % (FOLDER, old, UNIT)),
                 check("keep the previous release's journal and boot unit (tests/fixtures/journal)",
                       "cp /var/lib/ibdriver/state.json /opt/agent-test/state-previous.json && cp %s /opt/agent-test/ibdriver-boot.service-previous" % UNIT),
+                # The previous release installed no kernel hook (DKMS build order for later kernels): this
+                # version's enable adds it, so configure (and load's check) run again, and nothing else.
                 {"do": "enable", "version": new, "settings": settings, "protected": protected, "expect": "success",
-                 "contains": "installed and healthy"},
+                 "contains": "(configure, load)"},
                 check("after the update the old folder is gone and the boot unit runs the kept copy of this version",
                       "test ! -e %s%s && grep -qx 'ExecStart=/var/lib/ibdriver/bin/ibdriver repair --quiet' %s"
                       " && cmp /var/lib/ibdriver/bin/ibdriver %s%s/bin/ibdriver" % (FOLDER, old, UNIT, FOLDER, new)),
