@@ -1,6 +1,7 @@
 #include "net/small_get.hpp"
 
 #include "net/curl_handle.hpp"
+#include "net/extra_ca.hpp"
 
 namespace ibdriver::net {
 namespace {
@@ -30,9 +31,11 @@ SmallGetResult small_get(const SmallGetRequest& request) {
   CurlHeaderList headers(request.headers);
   BodySink sink{&result.body, request.max_body_bytes};
 
+  curl.restrict_protocols(request.https_only);
   curl.set(CURLOPT_URL, request.url);
   curl.set(CURLOPT_HTTPGET, 1L);
-  curl.set(CURLOPT_FOLLOWLOCATION, 0L);
+  curl.set(CURLOPT_FOLLOWLOCATION, request.max_redirects > 0 ? 1L : 0L);
+  if (request.max_redirects > 0) curl.set(CURLOPT_MAXREDIRS, request.max_redirects);
   curl.set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   curl.set(CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
   curl.set(CURLOPT_HTTPHEADER, headers.get());
@@ -44,6 +47,7 @@ SmallGetResult small_get(const SmallGetRequest& request) {
     curl.set(CURLOPT_NOPROXY, std::string("*"));
   }
   if (request.ca_bundle) curl.set(CURLOPT_CAINFO, *request.ca_bundle);
+  if (request.extra_ca) trust_extra_ca(curl, *request.extra_ca);
 
   result.curl_code = curl.perform();
   result.http_status = curl.response_code();

@@ -1,6 +1,7 @@
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -9,15 +10,18 @@
 
 namespace ibdriver::net {
 
-// One GET of a small document held in memory (IMDS answers, not driver bundles).
+// One GET of a small document held in memory (IMDS answers, the signed catalog; not driver bundles).
 struct SmallGetRequest {
   std::string url;
   std::vector<std::string> headers;
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds total_timeout{5000};
   std::size_t max_body_bytes = 1024 * 1024;
-  bool use_proxy = true;  // false: no proxy whatever the environment says (IMDS)
-  std::optional<std::string> ca_bundle;
+  bool use_proxy = true;    // false: no proxy whatever the environment says (IMDS)
+  bool https_only = false;  // the URL and every redirect must be https:// (else http:// too)
+  long max_redirects = 0;   // 0: a redirect is the answer, not followed
+  std::optional<std::string> ca_bundle;                // replaces the system's CA store
+  std::optional<std::filesystem::path> extra_ca;       // trusted besides the system's CA store (net/extra_ca.hpp)
 };
 
 struct SmallGetResult {

@@ -8,8 +8,8 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
-#include "net/curl_handle.hpp"
 #include "net/extra_ca.hpp"
+#include "net/small_get.hpp"
 
 namespace ibdriver::pipeline {
 
@@ -18,23 +18,6 @@ namespace {
 constexpr std::size_t max_catalog_bytes = 16 * 1024 * 1024;
 constexpr std::size_t max_signature_bytes = 64 * 1024;
 constexpr long max_redirects = 5;
-
-struct Sink {
-  std::string* body;
-  std::size_t limit;
-  bool too_large = false;
-};
-
-size_t append(char* data, size_t size, size_t count, void* context) {
-  auto* sink = static_cast<Sink*>(context);
-  const size_t bytes = size * count;
-  if (sink->body->size() + bytes > sink->limit) {
-    sink->too_large = true;
-    return 0;
-  }
-  sink->body->append(data, bytes);
-  return bytes;
-}
 
 // One small file, whole, into memory.
 std::string get(const std::string& url, std::size_t limit, const CatalogUpdateOptions& options) {
@@ -47,31 +30,26 @@ std::string get(const std::string& url, std::size_t limit, const CatalogUpdateOp
                   "check the path of the catalog copy and that its .sig lies beside it");
     }
   }
-  std::string body;
-  Sink sink{&body, limit};
-  net::CurlHandle curl;
-  curl.restrict_protocols(true);
-  curl.set(CURLOPT_URL, url);
-  curl.set(CURLOPT_HTTPGET, 1L);
-  curl.set(CURLOPT_FOLLOWLOCATION, 1L);
-  curl.set(CURLOPT_MAXREDIRS, max_redirects);
-  curl.set(CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
-  curl.set(CURLOPT_TIMEOUT_MS, static_cast<long>(options.total_timeout.count()));
-  curl.set(CURLOPT_WRITEFUNCTION, &append);
-  curl.set(CURLOPT_WRITEDATA, static_cast<void*>(&sink));
-  if (options.ca_bundle) net::trust_extra_ca(curl, *options.ca_bundle);
-  auto code = curl.perform();
-  if (sink.too_large) {
+  net::SmallGetRequest request;
+  request.url = url;
+  request.connect_timeout = options.connect_timeout;
+  request.total_timeout = options.total_timeout;
+  request.max_body_bytes = limit;
+  request.https_only = true;
+  request.max_redirects = max_redirects;
+  if (options.ca_bundle) request.extra_ca = *options.ca_bundle;
+  auto answer = net::small_get(request);
+  if (answer.body_too_large) {
     throw Error(ExitCode::operation_failed, fmt::format("{} is larger than {} bytes: not a catalog", shown, limit));
   }
-  if (code != CURLE_OK) {
-    throw Error(ExitCode::operation_failed, fmt::format("cannot download {}: {}", shown, curl.error_message(code)),
+  if (!answer.transport_ok()) {
+    throw Error(ExitCode::operation_failed, fmt::format("cannot download {}: {}", shown, answer.curl_message),
                 "check the URL and the network; a private CA can be added as a CA file", {{Knob::ca_bundle, {}}});
   }
-  if (auto status = curl.response_code(); status != 200) {
-    throw Error(ExitCode::operation_failed, fmt::format("{} answered HTTP {}", shown, status), "check the catalog URL");
+  if (answer.http_status != 200) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} answered HTTP {}", shown, answer.http_status), "check the catalog URL");
   }
-  return body;
+  return std::move(answer.body);
 }
 
 }  // namespace
