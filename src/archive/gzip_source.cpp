@@ -1,5 +1,6 @@
 #include "archive/detail/gzip_source.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -32,19 +33,34 @@ GzipInflateSource::GzipInflateSource(ByteSource& compressed, std::string name)
 
 GzipInflateSource::~GzipInflateSource() = default;
 
+namespace {
+constexpr std::size_t kept_behind = 16;  // more than ISA-L's 64-bit read-ahead
+}
+
+void GzipInflateSource::take_input() {
+  auto block = compressed_.next();
+  if (block.empty()) {
+    input_done_ = true;
+    return;
+  }
+  // Only called once pending_input_ is used up: keep the tail of what was inflated before it.
+  std::size_t used = input_.size();
+  std::size_t keep = std::min(used, kept_behind);
+  std::vector<char> next;
+  next.reserve(keep + block.size());
+  next.insert(next.end(), input_.end() - static_cast<std::ptrdiff_t>(keep), input_.end());
+  next.insert(next.end(), block.begin(), block.end());
+  input_ = std::move(next);
+  pending_input_ = std::string_view(input_.data() + keep, block.size());
+}
+
 std::string_view GzipInflateSource::next() {
   auto& inflate = state_->inflate;
   while (!finished_) {
-    if (pending_input_.empty() && !input_done_) {
-      pending_input_ = compressed_.next();
-      if (pending_input_.empty()) input_done_ = true;
-    }
+    if (pending_input_.empty() && !input_done_) take_input();
     if (inflate.block_state == ISAL_BLOCK_FINISH) {
       // One gzip member ended; another may follow (multi-member files), else the stream is done.
-      while (pending_input_.empty() && !input_done_) {
-        pending_input_ = compressed_.next();
-        if (pending_input_.empty()) input_done_ = true;
-      }
+      while (pending_input_.empty() && !input_done_) take_input();
       if (pending_input_.empty()) {
         finished_ = true;
         break;
@@ -57,7 +73,15 @@ std::string_view GzipInflateSource::next() {
     inflate.next_out = output_.data();
     inflate.avail_out = static_cast<std::uint32_t>(output_.size());
     int status = isal_inflate(&inflate);
-    pending_input_.remove_prefix(pending_input_.size() - inflate.avail_in);
+    // Where ISA-L stopped, which a handed-back read-ahead may put before this block (into the kept tail).
+    const char* stopped = reinterpret_cast<const char*>(inflate.next_in);
+    if (stopped < input_.data() || stopped + inflate.avail_in != pending_input_.data() + pending_input_.size()) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("{} is not a valid gzip stream (the inflater stopped outside its input after {} compressed bytes)",
+                              name_, compressed_.consumed()),
+                  "the file is corrupt or truncated: fetch it again");
+    }
+    pending_input_ = std::string_view(stopped, inflate.avail_in);
     if (status < 0) {
       throw Error(ExitCode::operation_failed,
                   fmt::format("{} is not a valid gzip stream (ISA-L error {} after {} compressed bytes)", name_,

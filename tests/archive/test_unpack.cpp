@@ -211,3 +211,21 @@ TEST_CASE("an .rpm's payload is listed and unpacked", "[unpack][rpm]") {
   std::getline(in, line);
   CHECK(line == "hello");
 }
+
+TEST_CASE("a gzip stream whose inflater hands back read-ahead bytes is refused, not read out of bounds", "[unpack][gzip]") {
+  // Found by fuzz_extract (2026-11-30): ISA-L, stopping, returned more unread bytes than the block it
+  // was given held; the remaining view's arithmetic underflowed (UBSan). Under ci/sanitize this fails
+  // with the old code; with the fix it is a clear exit 14 or a clean extraction, never a crash.
+  test::TempDir dir;
+  fs::create_directories(dir.path() / "work");
+  auto archive = fs::path(IBDRIVER_TEST_FIXTURES) / "archive" / "isal-readahead-underflow.tgz";
+  bool refused = false;
+  try {
+    archive::unpack_file(archive, dir.path() / "work" / "target", {});
+  } catch (const Error& error) {
+    refused = true;
+    CHECK(error.code() == ExitCode::operation_failed);
+    CHECK_THAT(error.what(), Catch::Contains("isal-readahead-underflow.tgz"));
+  }
+  CHECK(listing(dir.path() / "work") == (refused ? std::set<std::string>{} : std::set<std::string>{"target"}));
+}

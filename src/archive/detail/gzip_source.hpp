@@ -23,11 +23,16 @@ class GzipInflateSource : public ByteSource {
   std::string_view next() override;
 
  private:
+  void take_input();  // the next compressed block into input_ (input_done_ at its end)
   struct State;
   ByteSource& compressed_;
   std::string name_;
   std::unique_ptr<State> state_;
   std::vector<unsigned char> output_;
+  // The compressed bytes not yet inflated, in input_ after the previous block's last bytes: at a gzip
+  // member's end ISA-L hands back the bytes its bit buffer had read ahead (at most 8), which may lie
+  // in the block before (found by fuzz_extract: a view of the source's block underflowed).
+  std::vector<char> input_;
   std::string_view pending_input_;
   bool input_done_ = false;
   bool finished_ = false;
