@@ -45,14 +45,14 @@ ModuleFile parse_modinfo(std::string_view text) {
 }
 
 std::optional<LoadedModule> loaded_module(const SystemRoot& root, const std::string& module) {
-  auto dir = root.sysfs_path("module/" + module);
+  auto dir = root.path("/sys/module/" + module);  // the kernel's own, whatever --sysfs-root simulates
   std::error_code error;
   // Built-in modules have a /sys/module folder too, without initstate: not something a reload changes.
   if (!fs::exists(dir / "initstate", error)) return std::nullopt;
   LoadedModule loaded;
   loaded.version = sysfs_value(dir / "version");
   loaded.srcversion = sysfs_value(dir / "srcversion").value_or("");
-  loaded.held_by_mlx_compat = fs::exists(root.sysfs_path("module/mlx_compat/holders/" + module), error);
+  loaded.held_by_mlx_compat = fs::exists(root.path("/sys/module/mlx_compat/holders/" + module), error);
   return loaded;
 }
 

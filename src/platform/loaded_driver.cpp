@@ -31,7 +31,9 @@ LoadedModule loaded_module(const SystemRoot& root, const std::string& name) {
   // sysfs names modules with underscores (mlx5-vfio-pci is mlx5_vfio_pci).
   std::string sysfs_name = name;
   std::replace(sysfs_name.begin(), sysfs_name.end(), '-', '_');
-  auto folder = root.sysfs_path("module/" + sysfs_name);
+  // The running kernel's modules, under the root's own /sys: --sysfs-root stands in for the hardware
+  // (PCI, VMBus, DMI), not for what the kernel has loaded (ci/vm runs with a simulated platform).
+  auto folder = root.path("/sys/module/" + sysfs_name);
   std::error_code error;
   // A built-in module has a folder too, but no initstate; a loaded one says "live".
   module.loaded = sysfs_value(folder / "initstate") == "live";
