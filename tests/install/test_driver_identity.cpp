@@ -50,8 +50,9 @@ TEST_CASE("modinfo's fields are read as the vendor's tools read them", "[install
 
 TEST_CASE("the running driver against the installed one, on fake sysfs trees", "[install][driver-identity]") {
   test::TempDir dir;
+  // --sysfs-root (dir/sys) simulates the hardware; what the kernel loaded is under the root's own /sys.
   SystemRoot root(dir.path() / "root", dir.path() / "sys");
-  auto module = dir.path() / "sys/module/mlx5_core";
+  auto module = dir.path() / "root/sys/module/mlx5_core";
   auto installed = parse_modinfo(ofed_modinfo);
 
   SECTION("nothing loaded: the OFED driver is installed, a reload or reboot is needed") {
@@ -74,7 +75,7 @@ TEST_CASE("the running driver against the installed one, on fake sysfs trees", "
     put(module / "initstate", "live\n");
     put(module / "version", "24.10-1.1.4\n");
     put(module / "srcversion", "8A1F2B3C4D5E6F7081920A1\n");
-    fs::create_directories(dir.path() / "sys/module/mlx_compat/holders/mlx5_core");
+    fs::create_directories(dir.path() / "root/sys/module/mlx_compat/holders/mlx5_core");
     auto identity = identify_driver("mlx5_core", installed, loaded_module(root, "mlx5_core"));
     CHECK(identity.running == DriverKind::ofed);
     CHECK(identity.running_version == "24.10-1.1.4");
