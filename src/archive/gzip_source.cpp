@@ -44,13 +44,10 @@ void GzipInflateSource::take_input() {
     return;
   }
   // Only called once pending_input_ is used up: keep the tail of what was inflated before it.
-  std::size_t used = input_.size();
-  std::size_t keep = std::min(used, kept_behind);
-  std::vector<char> next;
-  next.reserve(keep + block.size());
-  next.insert(next.end(), input_.end() - static_cast<std::ptrdiff_t>(keep), input_.end());
-  next.insert(next.end(), block.begin(), block.end());
-  input_ = std::move(next);
+  // The buffer is reused: the tail moves to the front, so a block costs no allocation once it is large enough.
+  std::size_t keep = std::min(input_.size(), kept_behind);
+  input_.erase(input_.begin(), input_.end() - static_cast<std::ptrdiff_t>(keep));
+  input_.insert(input_.end(), block.begin(), block.end());
   pending_input_ = std::string_view(input_.data() + keep, block.size());
 }
 

@@ -296,7 +296,7 @@ class ConfigureStage : public Stage {
     }
     auto modules = module_names(context);
     if (!modules.empty() && !install::kernel_hook_installed(context.root, modules)) {
-      missing.push_back("the kernel hook that builds the modules in order for a new kernel is missing or changed");
+      missing.push_back("the kernel hook that builds the modules in order for a kernel installed later is missing or changed");
     }
     return missing;
   }
