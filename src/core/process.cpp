@@ -6,11 +6,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 
@@ -70,6 +73,39 @@ std::string last_lines(const std::string& text, std::size_t max_lines) {
   }
   if (start < text.size() && text[start] == '\n') ++start;
   return text.substr(start, end + 1 - start);
+}
+
+// An unlinked file the child writes and we read back: memfd_create (by its system call, so no glibc
+// newer than 2.17 is needed), else an unlinked file in TMPDIR or /tmp (kernels before 3.17).
+UniqueFd make_output_file(const char* name) {
+#ifdef SYS_memfd_create
+  long fd = ::syscall(SYS_memfd_create, name, 1U /* MFD_CLOEXEC */);
+  if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+#endif
+  const char* folder = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe): nothing here sets the environment
+  std::string pattern = fmt::format("{}/ibdriver-output-XXXXXX", folder != nullptr && *folder != '\0' ? folder : "/tmp");
+  int file = ::mkostemp(pattern.data(), O_CLOEXEC);
+  if (file < 0) throw SystemError(ExitCode::operation_failed, fmt::format("creating a file for a command's output ({})", pattern), errno);
+  ::unlink(pattern.c_str());
+  return UniqueFd(file);
+}
+
+// The last `limit` bytes of an output file.
+void read_output_tail(int fd, std::size_t limit, std::string& text, bool& truncated) {
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || info.st_size <= 0) return;
+  auto size = static_cast<std::size_t>(info.st_size);
+  std::size_t start = size > limit ? size - limit : 0;
+  truncated = start > 0;
+  text.resize(size - start);
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t got = ::pread(fd, text.data() + done, text.size() - done, static_cast<off_t>(start + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  text.resize(done);
 }
 
 }  // namespace
@@ -135,8 +171,19 @@ std::string ProcessResult::tail(std::size_t max_lines) const {
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const ProcessOptions& options)
     : argv_(argv), options_(options) {
   if (argv.empty() || argv.front().empty()) throw Error(ExitCode::operation_failed, "cannot run an empty command");
-  auto out_pipe = make_pipe();
-  auto err_pipe = make_pipe();
+  // [0] is what we read, [1] what the child writes: a pipe's two ends, or one output file twice.
+  std::array<UniqueFd, 2> out_pipe;
+  std::array<UniqueFd, 2> err_pipe;
+  if (options.outlive_owner) {
+    for (auto* ends : {&out_pipe, &err_pipe}) {
+      (*ends)[1] = make_output_file(ends == &out_pipe ? "ibdriver-stdout" : "ibdriver-stderr");
+      (*ends)[0] = UniqueFd(::fcntl((*ends)[1].get(), F_DUPFD_CLOEXEC, 0));
+      if (!(*ends)[0].valid()) throw SystemError(ExitCode::operation_failed, "duplicating a command's output file", errno);
+    }
+  } else {
+    out_pipe = make_pipe();
+    err_pipe = make_pipe();
+  }
   auto report_pipe = make_pipe();  // carries errno if exec fails; closes on success (CLOEXEC)
 
   std::vector<std::string> argv_copy = argv;
@@ -208,8 +255,9 @@ ProcessResult ChildProcess::wait() {
   rusage usage{};
   std::optional<Clock::time_point> drain_until;  // the child exited; a grandchild may hold the pipes
   std::array<char, 65536> chunk{};
+  const bool files = options_.outlive_owner;
 
-  while (out_.valid() || err_.valid()) {
+  while (files ? !exited : (out_.valid() || err_.valid())) {
     auto now = Clock::now();
     if (limited && !exited && !kill_at && now >= deadline) {
       result.timed_out = true;
@@ -233,6 +281,11 @@ ProcessResult ChildProcess::wait() {
       }
     }
     if (drain_until && now >= *drain_until) break;
+    if (files) {
+      // Output files are read once it exited; until then a 50 ms tick for the time limit and cancel.
+      if (!exited) ::poll(nullptr, 0, 50);
+      continue;
+    }
 
     std::array<pollfd, 2> fds{pollfd{out_.get(), POLLIN, 0}, pollfd{err_.get(), POLLIN, 0}};
     int ready = ::poll(fds.data(), fds.size(), 50);
@@ -248,6 +301,10 @@ ProcessResult ChildProcess::wait() {
         fd.reset();
       }
     }
+  }
+  if (files) {
+    read_output_tail(out_.get(), options_.capture_limit, result.out, result.out_truncated);
+    read_output_tail(err_.get(), options_.capture_limit, result.err, result.err_truncated);
   }
   out_.reset();
   err_.reset();

@@ -19,6 +19,14 @@ struct ProcessOptions {
   std::size_t capture_limit = 1024 * 1024;
   std::optional<std::string> working_directory;
   std::vector<std::string> extra_environment;  // "KEY=VALUE", added to (and overriding) ours
+  // The child's stdout and stderr go to unlinked in-memory files instead of pipes, read when it exits.
+  // For the commands that change the system (a package transaction, a DKMS build): if ibdriver is
+  // killed (kill -9, a dropped SSH session), a child writing to a pipe with no reader dies of SIGPIPE
+  // at its next line, mid-transaction (seen: an OFED core postinst cut between its build and its
+  // post-build step, and the next run's `dpkg --configure -a` failing). With files it finishes its work.
+  // Only for commands whose output is modest (the files hold all of it until the child exits;
+  // capture_limit still bounds what is read back).
+  bool outlive_owner = false;
 };
 
 struct ProcessResult {

@@ -118,6 +118,7 @@ ProcessResult AptPackageManager::run_locked(const std::vector<std::string>& argv
   auto deadline = Clock::now() + settings_.lock_timeout;
   ProcessOptions options;
   options.time_limit = settings_.command_timeout;
+  options.outlive_owner = true;  // a transaction must not die of SIGPIPE if ibdriver is killed
   options.extra_environment = {"DEBIAN_FRONTEND=noninteractive", "LC_ALL=C", "NEEDRESTART_MODE=a",
                                fmt::format("{}={}", run_marker, ::getpid())};
   std::optional<pid_t> announced;

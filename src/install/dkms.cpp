@@ -169,6 +169,7 @@ void Dkms::install(const DkmsModule& module, const std::string& kernel) const {
   int jobs = settings_.jobs > 0 ? settings_.jobs : static_cast<int>(std::max(1L, processors));
   ProcessOptions options;
   options.time_limit = settings_.build_timeout;
+  options.outlive_owner = true;  // a build cut by SIGPIPE between make and POST_BUILD leaves a module half-done
   log::info(fmt::format("building DKMS module {}/{} for kernel {} ({} jobs)", module.name, module.version, kernel, jobs));
   auto result = run_process({"dkms", "install", "-m", module.name, "-v", module.version, "-k", kernel, "-j",
                              std::to_string(jobs)},
@@ -189,7 +190,9 @@ void Dkms::install(const DkmsModule& module, const std::string& kernel) const {
 }
 
 void Dkms::unbuild(const DkmsModule& module, const std::string& kernel) const {
-  auto result = run_process({"dkms", "unbuild", "-m", module.name, "-v", module.version, "-k", kernel});
+  ProcessOptions options;
+  options.outlive_owner = true;
+  auto result = run_process({"dkms", "unbuild", "-m", module.name, "-v", module.version, "-k", kernel}, options);
   if (!result.succeeded()) {
     log::debug(fmt::format("dkms unbuild {}/{} -k {} {}: {}", module.name, module.version, kernel, result.describe_end(),
                            result.tail(3)));
@@ -197,7 +200,9 @@ void Dkms::unbuild(const DkmsModule& module, const std::string& kernel) const {
 }
 
 void Dkms::remove(const std::string& name, const std::string& version) const {
-  auto result = run_process({"dkms", "remove", "-m", name, "-v", version, "--all"});
+  ProcessOptions options;
+  options.outlive_owner = true;
+  auto result = run_process({"dkms", "remove", "-m", name, "-v", version, "--all"}, options);
   if (!result.succeeded() && result.err.find("not located in the DKMS tree") == std::string::npos &&
       result.out.find("not located in the DKMS tree") == std::string::npos) {
     log::warning(fmt::format("dkms remove {}/{} {}: {}", name, version, result.describe_end(), result.tail(4)));

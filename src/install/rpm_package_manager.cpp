@@ -78,6 +78,7 @@ ProcessResult RpmPackageManager::run_tool(const std::vector<std::string>& argv) 
   auto deadline = std::chrono::steady_clock::now() + settings_.lock_timeout;
   ProcessOptions options;
   options.time_limit = settings_.command_timeout;
+  options.outlive_owner = true;  // a transaction must not die of SIGPIPE if ibdriver is killed
   options.extra_environment = {"LC_ALL=C"};
   // zypper waits for its own lock only this long (the default is not to wait at all).
   if (context_.tool == RpmFrontEnd::zypper) {

@@ -1,4 +1,9 @@
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <array>
 
 #include <chrono>
 #include <fstream>
@@ -11,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/process.hpp"
 #include "core/run_lock.hpp"
+#include "core/unique_fd.hpp"
 #include "support/tools.hpp"
 #include "support/temp_dir.hpp"
 
@@ -113,6 +119,74 @@ TEST_CASE("a child left running is killed when its owner goes away", "[process]"
     CHECK(::kill(pid, 0) == 0);
   }
   CHECK(::kill(pid, 0) != 0);
+}
+
+// Bug (issue 14, kill9_during_apt in ci/chroot-test): ibdriver killed while the OFED core's postinst
+// built left apt-get, dpkg and the postinst writing to pipes nobody read; the next line killed them
+// with SIGPIPE between the build and its post-build step, and the next run's `dpkg --configure -a`
+// failed. A command run with outlive_owner finishes its work when its owner dies; a piped one does not
+// (the control, so the test shows the difference rather than assuming it).
+namespace {
+// Starts `script` under an owner process that then dies at once (as after kill -9), releases the
+// script, and returns what it wrote to its done FIFO: "finished" if it ran to its end.
+std::string run_after_owner_dies(bool outlive_owner) {
+  test::TempDir dir;
+  auto go = dir.path() / "go";
+  auto done = dir.path() / "done";
+  REQUIRE(::mkfifo(go.c_str(), 0600) == 0);
+  REQUIRE(::mkfifo(done.c_str(), 0600) == 0);
+  // Opens its done FIFO first, waits to be released, then writes 2000 lines to stdout and stderr.
+  std::string script = fmt::format(
+      "exec 3>'{}'; read -r _ <'{}'; i=0; while [ $i -lt 2000 ]; do echo line $i; echo err $i >&2; i=$((i+1)); done; "
+      "echo finished >&3",
+      done.string(), go.string());
+  pid_t owner = ::fork();
+  REQUIRE(owner >= 0);
+  if (owner == 0) {
+    ProcessOptions options;
+    options.outlive_owner = outlive_owner;
+    ChildProcess child({"sh", "-c", script}, options);
+    ::_exit(0);  // no destructor: the child is left running, as by a kill -9 of its owner
+  }
+  int status = 0;
+  REQUIRE(::waitpid(owner, &status, 0) == owner);
+  UniqueFd done_read(::open(done.c_str(), O_RDONLY | O_CLOEXEC));  // returns once the script opened it
+  REQUIRE(done_read.valid());
+  {
+    std::ofstream release(go);  // opens once the script reads it
+    release << "go\n";
+  }
+  std::string said;
+  std::array<char, 64> buffer{};
+  ssize_t got = 0;
+  while ((got = ::read(done_read.get(), buffer.data(), buffer.size())) > 0) said.append(buffer.data(), static_cast<std::size_t>(got));
+  return said;  // EOF when the script ended, whether it finished or died
+}
+}  // namespace
+
+TEST_CASE("a command run with outlive_owner finishes its work after its owner is killed", "[process]") {
+  CHECK(run_after_owner_dies(false).empty());  // piped: killed by SIGPIPE at its first line
+  CHECK(run_after_owner_dies(true) == "finished\n");
+}
+
+TEST_CASE("a command run with outlive_owner still reports its output, status and time limit", "[process]") {
+  ProcessOptions options;
+  options.outlive_owner = true;
+  auto result = run_process({"sh", "-c", "echo out; echo err >&2; exit 3"}, options);
+  CHECK(result.out == "out\n");
+  CHECK(result.err == "err\n");
+  CHECK(result.exit_status == 3);
+
+  options.capture_limit = 64 * 1024;
+  auto flood = run_process({"head", "-c", "1000000", "/dev/zero"}, options);
+  CHECK(flood.succeeded());
+  CHECK(flood.out.size() == options.capture_limit);
+  CHECK(flood.out_truncated);
+
+  options.time_limit = 300ms;
+  options.kill_grace = 200ms;
+  auto hung = run_process({"sleep", "1000"}, options);
+  CHECK(hung.timed_out);
 }
 
 TEST_CASE("format_command quotes for reading, not for running", "[process]") {
