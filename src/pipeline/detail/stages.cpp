@@ -367,7 +367,7 @@ class LoadStage : public Stage {
         auto loaded = platform::loaded_module(context.root, name);
         if (!loaded.loaded) {
           state.not_loaded.push_back(name);
-        } else if (loaded.srcversion != platform::module_file_srcversion(context.root.path(file)).value_or("")) {
+        } else if (!platform::identify_driver(name, platform::read_module_file(context.root.path(file)), loaded).running_is_installed) {
           state.stale.push_back(name);
         }
       }

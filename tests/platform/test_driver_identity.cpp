@@ -1,14 +1,14 @@
-// Telling the OFED driver from the inbox one, as NVIDIA's tools do (install/driver_identity.hpp), on fake
+// Telling the OFED driver from the inbox one, as NVIDIA's tools do (platform/loaded_driver.hpp), on fake
 // sysfs trees and modinfo texts shaped like real ones (real-bundles.md section 5).
 #include <fstream>
 
 #include <catch2/catch.hpp>
 
-#include "install/driver_identity.hpp"
+#include "platform/loaded_driver.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace ibdriver;
-using namespace ibdriver::install;
+using namespace ibdriver::platform;
 namespace fs = std::filesystem;
 
 namespace {
@@ -34,7 +34,7 @@ void put(const fs::path& file, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("modinfo's fields are read as the vendor's tools read them", "[install][driver-identity]") {
+TEST_CASE("modinfo's fields are read as the vendor's tools read them", "[platform][driver-identity]") {
   auto ofed = parse_modinfo(ofed_modinfo);
   CHECK(ofed.filename == "/lib/modules/5.15.0-170-generic/updates/dkms/mlx5_core.ko");
   CHECK(ofed.version == "24.10-1.1.4");
@@ -48,7 +48,7 @@ TEST_CASE("modinfo's fields are read as the vendor's tools read them", "[install
   CHECK(parse_modinfo("depends:\n").depends.empty());
 }
 
-TEST_CASE("the running driver against the installed one, on fake sysfs trees", "[install][driver-identity]") {
+TEST_CASE("the running driver against the installed one, on fake sysfs trees", "[platform][driver-identity]") {
   test::TempDir dir;
   // --sysfs-root (dir/sys) simulates the hardware; what the kernel loaded is under the root's own /sys.
   SystemRoot root(dir.path() / "root", dir.path() / "sys");
@@ -94,7 +94,7 @@ TEST_CASE("the running driver against the installed one, on fake sysfs trees", "
   }
   SECTION("a built-in module (a sysfs folder without initstate) is not a loaded one") {
     put(module / "parameters/debug_mask", "0\n");
-    CHECK_FALSE(loaded_module(root, "mlx5_core"));
+    CHECK_FALSE(loaded_module(root, "mlx5_core").loaded);
   }
   SECTION("only the inbox driver installed and running: nothing of OFED's to load") {
     put(module / "initstate", "live\n");
@@ -106,7 +106,7 @@ TEST_CASE("the running driver against the installed one, on fake sysfs trees", "
   }
 }
 
-TEST_CASE("a module modinfo cannot find is absent", "[install][driver-identity]") {
+TEST_CASE("a module modinfo cannot find is absent", "[platform][driver-identity]") {
   test::TempDir dir;
   fs::create_directories(dir.path() / "lib/modules/6.1.0-50-amd64");
   auto identity = identify_driver(SystemRoot(dir.path(), dir.path() / "sys"), "ibdriver_no_such_module", "6.1.0-50-amd64");
