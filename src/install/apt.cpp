@@ -1,4 +1,5 @@
 #include "install/apt.hpp"
+#include "install/deb_repack.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -333,7 +334,17 @@ void AptPackageManager::keep_files(std::vector<ReplacedPackage>& replaced, const
     auto cached = std::filesystem::path("/var/cache/apt/archives") / file_name;
     if (std::filesystem::exists(cached, error)) {
       std::filesystem::copy_file(cached, target, std::filesystem::copy_options::overwrite_existing, error);
-    } else {
+    }
+    // Cloud images clean apt's cache and archives drop superseded versions: rebuilt from what dpkg has
+    // installed, as dpkg-repack does, before asking the network (often absent where images are baked).
+    if (!std::filesystem::exists(target, error)) {
+      try {
+        target = repack_installed_package(root_, package.name, package.architecture, folder);
+      } catch (const Error& failure) {
+        log::warning(fmt::format("{} {} could not be repacked: {}", package.name, package.version, failure.what()));
+      }
+    }
+    if (!std::filesystem::exists(target, error)) {
       ProcessOptions options;
       options.working_directory = folder;
       options.time_limit = settings_.command_timeout;

@@ -101,8 +101,8 @@ std::vector<std::string> installed_sources(PackageManager& packages, const Syste
 
 }  // namespace
 
-void install_doca_host(PackageManager& packages, const SystemRoot& root, const DocaHostBundle& bundle, const std::string& profile,
-                       const std::function<void(const std::vector<std::string>&)>& record) {
+void add_doca_host_repository(PackageManager& packages, const SystemRoot& root, const DocaHostBundle& bundle,
+                              const std::function<void(const std::vector<std::string>&)>& record) {
   log::info(fmt::format("installing the DOCA-host repository package {}", bundle.package_file.filename().string()));
   auto package = packages.package_name_of(bundle.package_file);
   // Recorded before it is installed: a run killed in between still leaves it for uninstall to remove.
@@ -116,7 +116,6 @@ void install_doca_host(PackageManager& packages, const SystemRoot& root, const D
                 "this DOCA-host package is not laid out as ibdriver expects: `ibdriver uninstall` removes it again");
   }
   for (const auto& source : sources) packages.refresh_source(source);
-  record(packages.install({profile}));
 }
 
 }  // namespace ibdriver::install

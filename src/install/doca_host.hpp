@@ -29,12 +29,13 @@ DocaHostBundle inspect_doca_host_bundle(const std::filesystem::path& unpacked, c
 // copy; through a temporary name and a rename), so the packages stage has it after the cache is cleaned.
 void keep_package_file(const std::filesystem::path& verified, const std::filesystem::path& target);
 
-// The packages stage for DOCA-host: installs the repository package, refreshes only the sources it
-// installed (its files, else a source its scripts wrote that names its repository; exit 14 when
-// there is none), then installs the profile. `record` gets the packages each step adds (the journal):
-// the repository package before it is installed (when it was not installed yet), then what
-// installing it added, then the profile's packages.
-void install_doca_host(PackageManager& packages, const SystemRoot& root, const DocaHostBundle& bundle, const std::string& profile,
-                       const std::function<void(const std::vector<std::string>&)>& record);
+// The DOCA-host part of the packages stage: installs the repository package and refreshes only the
+// sources it installed (its files, else a source its scripts wrote that names its repository; exit 14
+// when there is none). The profile is then installed from that repository like a MOFED bundle's (the
+// packages stage: the distro packages it replaces kept first). `record` gets the packages each step
+// adds (the journal): the repository package before it is installed (when it was not installed yet),
+// then what installing it added.
+void add_doca_host_repository(PackageManager& packages, const SystemRoot& root, const DocaHostBundle& bundle,
+                              const std::function<void(const std::vector<std::string>&)>& record);
 
 }  // namespace ibdriver::install

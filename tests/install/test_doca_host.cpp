@@ -115,7 +115,8 @@ std::vector<Argv> install_doca_rpm(const fs::path& dir, const Argv& options, std
   CHECK(dnf->package_name_of(bundle.package_file) == "doca-host");
   std::vector<Argv> steps;
   try {
-    install::install_doca_host(*dnf, root, bundle, "doca-ofed", [&](const Argv& added) { steps.push_back(added); });
+    install::add_doca_host_repository(*dnf, root, bundle, [&](const Argv& added) { steps.push_back(added); });
+    steps.push_back(dnf->install({"doca-ofed"}));  // the packages stage then installs the profile
   } catch (const Error& error) {
     steps.push_back({std::string("error: ") + error.what()});
   }

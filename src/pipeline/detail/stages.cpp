@@ -149,19 +149,19 @@ class PackagesStage : public Stage {
     if (release.kind == catalog::BundleKind::doca_host) {
       auto package_file = unpacked_dir(context) / release.file_name();
       auto doca = install::inspect_doca_host_bundle(unpacked_dir(context), system_path(context, package_file), release, packages);
-      install::install_doca_host(packages, context.root, doca, profile, record);
+      install::add_doca_host_repository(packages, context.root, doca, record);
     } else {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
       context.journal.add_repository_files(packages.add_repository({"ibdriver", system_path(context, bundle.repository)}));
-      // The bundle ships rdma-core, libibverbs1... under the distro's names at higher versions: keep
-      // what it replaces (journaled before the upgrade) so uninstall can put the distro's back.
-      auto replaced = packages.would_replace({profile});
-      packages.keep_files(replaced, replaced_dir);
-      context.journal.add_replaced(replaced);
-      // What apt/dnf will add is journaled first: a postinst that fails half way leaves them installed.
-      record(packages.would_install({profile}));
-      record(packages.install({profile}));
     }
+    // Both kinds ship rdma-core, libibverbs1... under the distro's names at higher versions: keep what
+    // the profile replaces (journaled before the upgrade) so uninstall can put the distro's back.
+    auto replaced = packages.would_replace({profile});
+    packages.keep_files(replaced, replaced_dir);
+    context.journal.add_replaced(replaced);
+    // What apt/dnf will add is journaled first: a postinst that fails half way leaves them installed.
+    record(packages.would_install({profile}));
+    record(packages.install({profile}));
     return fmt::format("{} installed with {}", profile, packages.name());
   }
   void undo(StageContext& context) override {
