@@ -1,4 +1,5 @@
-// Any bytes as a bundle's dkms.conf, as ibdriver's journal, as a boot unit (its ExecStart), or as a KEY=VALUE file it edits:
+// Any bytes as a bundle's dkms.conf, as ibdriver's journal, as a boot unit (its ExecStart), as a KEY=VALUE file it edits,
+// or as a dpkg status stanza repacked into a control file:
 // parsed or refused with an ibdriver::Error, never a crash; an edit never loses another line.
 #include <cstddef>
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include "core/text.hpp"
 #include "install/boot_unit.hpp"
 #include "install/configure.hpp"
+#include "install/deb_repack.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
 
@@ -21,6 +23,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     (void)ibdriver::install::Journal::parse(text, "fuzz/state.json");
+  } catch (const ibdriver::Error&) {
+  }
+  try {
+    auto control = ibdriver::install::control_from_status(text);
+    if (control.rfind("Status:", 0) == 0 || control.find("\nStatus:") != std::string::npos) std::abort();  // dpkg's own field dropped
   } catch (const ibdriver::Error&) {
   }
   if (auto program = ibdriver::install::unit_exec_program(text); program && program->empty()) std::abort();
