@@ -150,3 +150,30 @@ TEST_CASE("ibdriver repair: JSON, exit 0 with nothing to do, exit 14 with the re
   CHECK(refused.exit_status == 14);
   CHECK_THAT(refused.err, Catch::Contains("has no headers") && Catch::Contains(fmt::format("hint: install linux-headers-{}", other_kernel)));
 }
+
+TEST_CASE("repair names a newer kernel installed without headers, its package and the remedy", "[pipeline][repair][headers][issue16]") {
+  Installed installed;
+  installed.machine.os_release_fixture("debian12");
+  installed.machine.kernel(other_kernel, false);  // newer than the running one, no headers
+  auto result = pipeline::run_repair(installed.root(), {});
+  REQUIRE(result.kernels_missing_headers.size() == 1);
+  CHECK(result.kernels_missing_headers[0].package == fmt::format("linux-headers-{}", other_kernel));
+  REQUIRE(result.remedies.size() == 1);
+  CHECK(result.remedies[0].knob == Knob::install_headers);
+  nlohmann::json json = result;
+  CHECK(json["kernels_missing_headers"][0]["kernel"] == other_kernel);
+  CHECK(json["remedies"][0]["knob"] == "install_headers");
+  pipeline::RepairOptions options;
+  options.kernel = other_kernel;
+  try {
+    pipeline::run_repair(installed.root(), options);
+    FAIL("no refusal");
+  } catch (const Error& error) {
+    CHECK_THAT(error.hint(), Catch::Contains(fmt::format("install linux-headers-{}", other_kernel)));
+    REQUIRE(error.remedies().size() == 1);
+    CHECK(error.remedies()[0].knob == Knob::install_headers);
+  }
+  auto text = test::run_ibdriver({"repair", "--root", installed.dir.path().string()});
+  CHECK_THAT(text.out, Catch::Contains(fmt::format("kernel {} is installed without headers", other_kernel)) &&
+                           Catch::Contains("--install-headers"));
+}
