@@ -57,10 +57,10 @@ struct Installed {
   SystemRoot root() const { return SystemRoot(dir.path()); }
 };
 
-// The error a repair of `kernel` ends with (a failed test when it does not end with one).
-Error refusal_for(const Installed& installed, const std::string& kernel) {
+// The error a repair of kernel `release` ends with (a failed test when it does not end with one).
+Error refusal_for(const Installed& installed, const std::string& release) {
   pipeline::RepairOptions options;
-  options.kernel = kernel;
+  options.kernel = release;
   try {
     pipeline::run_repair(installed.root(), options);
   } catch (const Error& error) {
