@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
@@ -31,6 +32,24 @@ void print_result(const pipeline::FetchStageResult& result, bool json) {
   }
   fmt::print("{}  {}\n", fetched.sha256, fetched.path.string());
   if (result.exported) fmt::print("{}  {}\n", fetched.sha256, result.exported->string());
+}
+
+// A distro-packages release: its packages come from the distribution's configured repositories.
+ExitCode print_nothing_to_fetch(const catalog::DriverRelease& release, bool json) {
+  auto message = fmt::format("nothing to fetch: the driver for this OS is the distribution's own packages ({}), which install "
+                             "takes from its configured repositories; to install offline, mirror those repositories",
+                             fmt::join(release.packages, " "));
+  if (json) {
+    fmt::print("{}\n", nlohmann::json{{"nothing_to_fetch", true},
+                                      {"kind", std::string(to_string(release.kind))},
+                                      {"version", release.version},
+                                      {"packages", release.packages},
+                                      {"message", message}}
+                           .dump(2));
+  } else {
+    fmt::print("{}\n", message);
+  }
+  return ExitCode::success;
 }
 
 std::chrono::milliseconds seconds(double value) {
@@ -81,6 +100,7 @@ Command add_fetch_command(CLI::App& app, GlobalOptions& global) {
             ProgressReporter progress(stderr, global.quiet || global.json);
             auto root = global.system_root();
             auto release = pipeline::choose_fetch_release(root, fetch_options).release;
+            if (!release.downloads()) return print_nothing_to_fetch(release, global.json);
             auto result = pipeline::run_fetch(root, release, fetch_options, progress);
             progress.finish();
             log::info(fmt::format("{}: {} bytes, SHA-256 verified, {:.1f} s{}{}", result.release.file_name(), result.fetched.bytes,

@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
+#include "cli/remedy_text.hpp"
 #include "cli/text_report.hpp"
 #include "core/log.hpp"
 #include "pipeline/install_stage.hpp"
@@ -22,6 +23,11 @@ nlohmann::json signing_json(const pipeline::InstallResult& result) {
           {"generated", signing.generated},
           {"enrolled", signing.enrolled ? nlohmann::json(*signing.enrolled) : nlohmann::json(nullptr)},
           {"enrolment", signing.enrolment}};
+}
+nlohmann::json headers_json(const std::vector<platform::MissingHeaders>& missing) {
+  auto out = nlohmann::json::array();
+  for (const auto& kernel : missing) out.push_back({{"kernel", kernel.kernel}, {"package", kernel.package}});
+  return out;
 }
 nlohmann::json stage_seconds_json(const pipeline::InstallResult& result) {
   auto stages = nlohmann::json::array();
@@ -50,6 +56,9 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
   parser->add_flag("--no-validate", state->no_validate, "Skip the libibverbs validation at the end");
   parser->add_flag("--reload", options.reload,
                    "Restart a running driver that is not the installed one now (openibd restart), instead of requiring a reboot");
+  parser->add_flag("--install-headers", options.install_headers,
+                   "Install the headers package of each installed kernel that lacks it (linux-headers-KVER, kernel-devel-KVER) "
+                   "so DKMS builds the drivers for every kernel; uninstall removes them");
   add_link_layer_option(*parser, options.validation.expect);
   add_plan_options(*parser, options.fetch.plan, OptionSet::install_plan);
   parser->add_option("--bundle", state->bundle, "Install from an offline bundle (written by `ibdriver fetch --to`)");
@@ -89,6 +98,8 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
                                                 {"seconds", result.seconds},
                                                 {"stage_seconds", stage_seconds_json(result)},
                                                 {"notes", result.notes},
+                                                {"kernels_missing_headers", headers_json(result.kernels_missing_headers)},
+                                                {"remedies", result.remedies},
                                                 {"reboot_required", result.reboot_required},
                                                 {"replaced", result.replaced.empty() ? nlohmann::json(nullptr) : nlohmann::json(result.replaced)},
                                                 {"journal", result.journal ? nlohmann::json(*result.journal) : nlohmann::json(nullptr)},
@@ -104,6 +115,7 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
             if (!global.json) {
               if (!result.replaced.empty()) fmt::print("replaced {}\n", result.replaced);
               for (const auto& note : result.notes) fmt::print("note: {}\n", note);
+              if (!result.remedies.empty()) fmt::print("hint: {}\n", hint_with_flags("", result.remedies));
               if (result.reboot_required) fmt::print("reboot required: the installed driver runs after a reboot (validation deferred)\n");
             }
             if (result.signing && !global.json) {
@@ -137,6 +149,10 @@ Command add_status_command(CLI::App& app, GlobalOptions& global) {
               fmt::print("state     {}\n", status.healthy() ? "healthy" : "needs repair: run `ibdriver install` again (`ibdriver repair` rebuilds a kernel's modules)");
               for (const auto& line : status.missing) fmt::print("  - {}\n", line);
               if (status.reboot_required) fmt::print("reboot    required: the installed driver runs after a reboot\n");
+              for (const auto& kernel : status.kernels_missing_headers) {
+                fmt::print("headers   kernel {} is installed without headers, so it has no driver: install {}, or run `ibdriver install {}`\n",
+                           kernel.kernel, kernel.package, flag_for({Knob::install_headers, {}}));
+              }
             }
             return status.journal && !status.healthy() ? ExitCode::operation_failed : ExitCode::success;
           }};

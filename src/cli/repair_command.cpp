@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "cli/remedy_text.hpp"
 #include "pipeline/repair.hpp"
 
 namespace ibdriver::cli {
@@ -19,6 +20,8 @@ Command add_repair_command(CLI::App& app, GlobalOptions& global) {
   parser->add_flag("--json", global.json, "Print the result as JSON");
   parser->add_option("--kernel", state->kernel, "Check and build for this kernel instead of the running one");
   parser->add_flag("--no-load", state->no_load, "Build only; do not load the modules");
+  parser->add_flag("--install-headers", state->options.install_headers,
+                   "Install the kernel's headers package when it has none (uninstall removes it)");
   parser->add_option("--lock-wait", state->lock_wait, "Wait this long for another ibdriver run (s)")->check(CLI::NonNegativeNumber);
   parser->add_option("--jobs", state->options.dkms.jobs, "Parallel make jobs for DKMS (default: all processors)");
   return {parser, [state, &global] {
@@ -31,6 +34,11 @@ Command add_repair_command(CLI::App& app, GlobalOptions& global) {
               fmt::print("{}\n", nlohmann::json(result).dump(2));
             } else {
               fmt::print("{}\n", result.message);
+              for (const auto& kernel : result.kernels_missing_headers) {
+                fmt::print("note: kernel {} is installed without headers, so it has no driver: install {}, or pass {} "
+                           "(repair --kernel {}, or install)\n",
+                           kernel.kernel, kernel.package, flag_for({Knob::install_headers, {}}), kernel.kernel);
+              }
             }
             return ExitCode::success;
           }};

@@ -85,6 +85,7 @@ pipeline::InstallOptions install_options(const ExtensionSettings& settings, cons
   install.fetch.transfer.proxy = settings.proxy;
   install.fetch.transfer.extra_ca = options.ca_bundle;
   install.validate = settings.validate;
+  install.install_headers = settings.install_headers;
   if (settings.expect_link_layer) install.validation.expect = *verbs::parse_link_layer(*settings.expect_link_layer);
   return install;
 }

@@ -75,6 +75,8 @@ const std::vector<SettingSpec>& table() {
        [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.skip_vm_size_check = bool_value(k, v); }},
       {"ipoib", "bool", std::nullopt, "", "",
        [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.ipoib = bool_value(k, v); }},
+      {"installHeaders", "bool", Knob::install_headers, "set \"installHeaders\": true", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.install_headers = bool_value(k, v); }},
       {"uninstallDrivers", "bool", std::nullopt, "", "",
        [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.uninstall_drivers = bool_value(k, v); }},
       {"validate", "bool", Knob::skip_validation, "set \"validate\": false", "",

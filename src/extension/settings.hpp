@@ -38,6 +38,7 @@ struct ExtensionSettings {
   bool skip_os_check = false;                 // skipOsCheck
   bool skip_vm_size_check = false;            // skipVmSizeCheck
   std::optional<bool> ipoib;                  // ipoib
+  bool install_headers = false;               // installHeaders: bring missing kernel headers with the package manager
   bool uninstall_drivers = false;             // uninstallDrivers: remove the drivers when the extension is removed
   bool validate = true;                       // validate: check with libibverbs at the end
   std::optional<std::string> expect_link_layer;  // expectLinkLayer: infiniband (default), ethernet, any

@@ -63,10 +63,11 @@ void to_json(nlohmann::json& out, const JournalRecord& journal) {
   auto stages = nlohmann::json::object();
   for (const auto& [name, stage] : journal.stages) stages[name] = {{"state", stage.state}, {"seconds", stage.seconds}};
   out = {{"schema", Journal::schema_version},
-         {"release", {{"version", journal.release_version}, {"file", journal.release_file}, {"sha256", journal.sha256}}},
+         {"release", {{"version", journal.release_version}, {"file", journal.release_file}, {"sha256", journal.sha256}, {"kind", journal.kind}}},
          {"bundle_dir", journal.bundle_dir},
          {"repository_files", journal.repository_files},
          {"packages", journal.packages},
+         {"headers_packages", journal.headers_packages},
          {"replaced", replaced},
          {"profile", journal.profile},
          {"node", {{"ipoib", journal.ipoib}}},
@@ -112,9 +113,11 @@ JournalRecord Journal::parse(std::string_view text, const std::string& origin) {
     journal.release_version = json.at("release").at("version").get<std::string>();
     journal.release_file = json.at("release").at("file").get<std::string>();
     journal.sha256 = json.at("release").at("sha256").get<std::string>();
+    journal.kind = json.at("release").value("kind", std::string());
     journal.bundle_dir = json.at("bundle_dir").get<std::string>();
     journal.repository_files = json.at("repository_files").get<std::vector<std::string>>();
     journal.packages = json.at("packages").get<std::vector<std::string>>();
+    journal.headers_packages = json.value("headers_packages", std::vector<std::string>{});
     journal.profile = json.at("profile").get<std::string>();
     journal.depmod_created = json.value("depmod_created", std::vector<std::string>{});
     journal.build_trees = json.value("build_trees", std::vector<std::string>{});
@@ -195,6 +198,11 @@ void Journal::add_replaced(const std::vector<ReplacedPackage>& replaced) {
 
 void Journal::add_packages(const std::vector<std::string>& packages) {
   for (const auto& package : packages) add_unique(record_.packages, package);
+  save();
+}
+
+void Journal::add_headers_packages(const std::vector<std::string>& packages) {
+  for (const auto& package : packages) add_unique(record_.headers_packages, package);
   save();
 }
 

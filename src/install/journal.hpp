@@ -55,9 +55,15 @@ struct JournalRecord {
   std::string release_version;
   std::string release_file;
   std::string sha256;
+  // The catalog row's kind ("mofed-tgz", "doca-host", "distro-packages"); empty in journals written
+  // before it was recorded (a downloaded bundle). A distro-packages install has no bundle and no DKMS.
+  std::string kind;
   std::string bundle_dir;                      // system path of the unpacked bundle (/var/lib/ibdriver/bundles/<sha256>)
   std::vector<std::string> repository_files;   // package source files ibdriver wrote (system paths)
   std::vector<std::string> packages;           // installed by ibdriver (were absent before)
+  // Kernel headers packages `--install-headers` added (were absent before; linux-headers-<kver>,
+  // kernel-devel-<version>, with what they pulled in): uninstall removes them.
+  std::vector<std::string> headers_packages;
   std::vector<ReplacedPackage> replaced;       // upgraded in place by the bundle (uninstall restores them)
   std::string profile;
   bool ipoib = true;                           // the node settings the configure stage applied
@@ -77,6 +83,7 @@ struct JournalRecord {
   std::optional<RepairRecord> last_repair;
 
   const JournaledModule* module(const std::string& name) const;
+  bool distro_packages() const { return kind == "distro-packages"; }
   bool stage_done(const std::string& stage) const;
 };
 
@@ -105,6 +112,7 @@ class Journal {
   void set_ipoib(bool ipoib);
   void add_repository_files(const std::vector<std::string>& files);
   void add_packages(const std::vector<std::string>& packages);
+  void add_headers_packages(const std::vector<std::string>& packages);
   // Before the upgrade that replaces them: the first record of a package (its original version) wins.
   void add_replaced(const std::vector<ReplacedPackage>& replaced);
   // Registers a module (kept in the order first registered) before DKMS builds it.

@@ -134,13 +134,19 @@ std::set<std::string> RpmPackageManager::installed_names() {
 
 std::vector<std::string> RpmPackageManager::not_installed(const std::vector<std::string>& packages) {
   if (packages.empty()) return {};
-  std::vector<std::string> arguments{"-q", "--qf", "%{NAME}\\n"};
+  // A package is asked for by name, or (an install-only package such as kernel-devel, one name for
+  // every version) by name-version-release[.arch], as kernel_headers_package spells it from uname -r.
+  std::vector<std::string> arguments{"-q", "--qf", "%{NAME} %{NAME}-%{VERSION}-%{RELEASE} %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"};
   arguments.insert(arguments.end(), packages.begin(), packages.end());
-  // Exits with the number of packages that are missing; each is named on a line of its own.
-  auto lines = output_lines(run_process(rpm_command(context_, arguments)).out);
+  // Exits with the number of packages that are missing; each match is a line of its own.
+  std::set<std::string> installed;
+  for (const auto& line : output_lines(run_process(rpm_command(context_, arguments)).out)) {
+    auto words = text::split(line, ' ');
+    if (words.size() == 3) installed.insert(words.begin(), words.end());  // not "package X is not installed"
+  }
   std::vector<std::string> missing;
   for (const auto& package : packages) {
-    if (std::find(lines.begin(), lines.end(), package) == lines.end()) missing.push_back(package);
+    if (installed.count(package) == 0) missing.push_back(package);
   }
   return missing;
 }

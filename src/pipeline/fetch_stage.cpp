@@ -68,6 +68,12 @@ catalog::DriverRelease release_for_bundle(const FetchOptions& options) {
 
 FetchStageResult run_fetch(const SystemRoot& root, const catalog::DriverRelease& release, const FetchOptions& options,
                            fetch::DownloadObserver& observer) {
+  if (!release.downloads()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} {} is the distribution's own packages ({}): there is nothing to download", to_string(release.kind),
+                            release.version, release.default_profile()),
+                "install them from the distribution's configured repositories (install does)");
+  }
   if (options.transfer.extra_ca) net::check_ca_file(*options.transfer.extra_ca);
   fetch::BundleCache cache(options.cache_dir.value_or(default_cache_dir(root)));
   FetchStageResult result;

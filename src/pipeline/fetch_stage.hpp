@@ -38,7 +38,8 @@ struct FetchStageResult {
 catalog::Resolution choose_fetch_release(const SystemRoot& root, const FetchOptions& options);
 
 // The fetch stage for a chosen release: brings it into the cache from the cache itself, an offline
-// bundle, mirrors or its URL, verified; unpacks it (streamed) and exports it when asked.
+// bundle, mirrors or its URL, verified; unpacks it (streamed) and exports it when asked. Error 14 for
+// a release that downloads nothing (distro packages: the caller says there is nothing to fetch).
 FetchStageResult run_fetch(const SystemRoot& root, const catalog::DriverRelease& release, const FetchOptions& options,
                            fetch::DownloadObserver& observer);
 

@@ -35,6 +35,8 @@ std::unique_ptr<install::PackageManager> package_manager_for(const SystemRoot& r
 }
 
 void require_kernels(const Plan& plan, const PlanOptions& options) {
+  // The distribution's packages carry prebuilt modules: DKMS builds nothing, no headers are needed.
+  if (!plan.resolution->release.downloads()) return;
   auto with_headers = plan.platform.kernels.with_headers();
   for (const auto& kernel : options.kernels) {
     if (std::find(with_headers.begin(), with_headers.end(), kernel) == with_headers.end()) {
@@ -65,16 +67,46 @@ void undo_all(const SystemRoot& root, install::Journal& journal, install::Packag
 std::vector<std::string> check_all(const detail::StageContext& context) {
   std::vector<std::string> missing;
   for (const auto& stage : detail::install_stages()) {
-    if (!stage->lasting()) continue;
+    if (!stage->lasting() || !stage->not_needed(context).empty()) continue;
     auto found = stage->check(context);
     missing.insert(missing.end(), found.begin(), found.end());
   }
   return missing;
 }
 
+nlohmann::json headers_json(const std::vector<platform::MissingHeaders>& missing) {
+  auto out = nlohmann::json::array();
+  for (const auto& kernel : missing) out.push_back({{"kernel", kernel.kernel}, {"package", kernel.package}});
+  return out;
+}
+
 // A release the person chose (a version, a URL, an offline bundle), not merely the catalog's newest.
 bool chosen_explicitly(const InstallOptions& options) {
   return options.fetch.plan.driver_version || options.fetch.plan.driver_url || options.fetch.bundle;
+}
+
+// Whether the journal is of this release: its SHA-256; the version for distro packages (no file).
+bool same_release(const install::JournalRecord& installed, const catalog::DriverRelease& release) {
+  if (installed.sha256 != release.sha256) return false;
+  return release.downloads() || installed.release_version == release.version;
+}
+
+// What a journal calls a release: its file, or for distro packages the packages it installs.
+std::string release_name(const catalog::DriverRelease& release) {
+  if (release.downloads()) return release.file_name();
+  return fmt::format("distro packages {} ({})", fmt::join(release.packages, " "), release.version);
+}
+
+// Without the headers option, kernels without headers are left without the drivers: say which.
+void note_kernels_without_headers(const Plan& plan, const InstallOptions& options, InstallResult& result) {
+  if (options.install_headers || plan.missing_headers.empty()) return;
+  result.kernels_missing_headers = plan.missing_headers;
+  for (const auto& missing : plan.missing_headers) {
+    result.notes.push_back(fmt::format("kernel {} has no headers, so the drivers are not built for it and a boot into it has no "
+                                       "InfiniBand driver: install {}, or let install bring it",
+                                       missing.kernel, missing.package.empty() ? std::string("its headers package") : missing.package));
+  }
+  result.remedies.push_back({Knob::install_headers, {}});
 }
 
 }  // namespace
@@ -106,9 +138,11 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
   if (!options.dry_run) lock.emplace(root.path("/run/ibdriver.lock"), options.lock_wait);
   const auto& release = plan.resolution->release;
   report(to_string(StageName::detect), StageEvent::done, "platform supported");
-  report(to_string(StageName::resolve), StageEvent::done, fmt::format("{} {}", release.file_name(), release.version));
+  report(to_string(StageName::resolve), StageEvent::done, fmt::format("{} {}", release_name(release), release.version));
   require_kernels(plan, options.fetch.plan);
-  bool secure_boot_on = plan.platform.secure_boot.state == platform::SecureBootState::enabled;
+  note_kernels_without_headers(plan, options, result);
+  // DKMS signs what it builds; distro packages come with the distribution's own signatures.
+  bool secure_boot_on = plan.platform.secure_boot.state == platform::SecureBootState::enabled && release.downloads();
   // Secure Boot pre-flight: a usable MOK key before anything changes.
   result.signing = install::prepare_signing(root, options.signing, secure_boot_on, plan.kernels, options.dry_run);
   if (options.dry_run) return result;
@@ -118,7 +152,7 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
   auto packages = install::make_package_manager(
       plan.platform.os ? platform::package_family(*plan.platform.os) : platform::PackageFamily::unknown, root, options.packages);
   auto existing = install::Journal::load(root);
-  if (existing && existing->record().sha256 != release.sha256) {
+  if (existing && !same_release(existing->record(), release)) {
     const auto installed = existing->record();
     if (!chosen_explicitly(options)) {
       // A catalog change alone never changes an installed node: fleets must not drift apart.
@@ -133,7 +167,7 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
       }
       result.nothing_to_do = true;
       result.notes.push_back(fmt::format("{} stays installed; the catalog now offers {} {}, installed only when pinned",
-                                         installed.release_file, release.file_name(), release.version));
+                                         installed.release_file, release_name(release), release.version));
       log::info(result.notes.back());
       result.journal = installed;
       result.seconds = seconds_since(started);
@@ -149,10 +183,11 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
   auto journal = existing ? std::move(*existing) : [&] {
     install::JournalRecord fresh;
     fresh.release_version = release.version;
-    fresh.release_file = release.file_name();
+    fresh.release_file = release_name(release);
     fresh.sha256 = release.sha256;
+    fresh.kind = std::string(to_string(release.kind));
     fresh.profile = plan.profile;
-    fresh.bundle_dir = detail::bundle_dir_for(release.sha256);
+    if (release.downloads()) fresh.bundle_dir = detail::bundle_dir_for(release.sha256);
     return install::Journal::begin(root, std::move(fresh));
   }();
   if (journal.record().profile != plan.profile) journal.set_profile(plan.profile);
@@ -163,12 +198,15 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
   context.observer = &observer;
   context.signing = result.signing ? &*result.signing : nullptr;
   auto stages = detail::install_stages();
-  bool all_done = std::all_of(stages.begin(), stages.end(),
-                              [&](const auto& stage) { return !stage->lasting() || stage->check(context).empty(); });
+  bool all_done = std::all_of(stages.begin(), stages.end(), [&](const auto& stage) {
+    return !stage->lasting() || !stage->not_needed(context).empty() || stage->check(context).empty();
+  });
   if (all_done) {
     result.nothing_to_do = true;
     for (const auto& stage : stages) report(to_string(stage->name()), StageEvent::skipped, "already done");
-    log::info(fmt::format("{} is installed and built for {}: nothing to do", release.file_name(), fmt::join(plan.kernels, ", ")));
+    log::info(release.downloads()
+                  ? fmt::format("{} is installed and built for {}: nothing to do", release.file_name(), fmt::join(plan.kernels, ", "))
+                  : fmt::format("{} are installed: nothing to do", release_name(release)));
     result.journal = journal.record();
     result.seconds = seconds_since(started);
     return result;
@@ -182,6 +220,11 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
     if (stage->name() == StageName::validate && context.reboot_required) {
       // Whatever libibverbs shows now is the old driver: judging it would prove nothing.
       report(name, StageEvent::skipped, "deferred until the reboot: the running driver is not the installed one");
+      continue;
+    }
+    if (auto why = stage->not_needed(context); !why.empty()) {
+      log::info(fmt::format("{}: {}", name, why));
+      report(name, StageEvent::skipped, why);
       continue;
     }
     if (stage->lasting()) {
@@ -217,6 +260,10 @@ StatusReport installation_status(const SystemRoot& root) {
   auto packages = package_manager_for(root, {}, unavailable);
   detail::StageContext context{root, *journal, status.kernels, packages.get(), unavailable};
   status.missing = check_all(context);
+  if (!journal->record().distro_packages()) {
+    status.kernels_missing_headers = platform::kernels_missing_headers(platform::detect_kernels(root), platform::package_family_of(root));
+    if (!status.kernels_missing_headers.empty()) status.remedies.push_back({Knob::install_headers, {}});
+  }
   const auto& changes = journal->record().configuration;
   std::error_code error;
   status.reboot_required = std::any_of(changes.begin(), changes.end(), [](const auto& change) { return change.file == "/run/reboot-required"; }) &&
@@ -229,6 +276,8 @@ void to_json(nlohmann::json& out, const StatusReport& status) {
          {"healthy", status.healthy()},
          {"kernels", status.kernels},
          {"missing", status.missing},
+         {"kernels_missing_headers", headers_json(status.kernels_missing_headers)},
+         {"remedies", status.remedies},
          {"reboot_required", status.reboot_required},
          {"journal", status.journal ? nlohmann::json(*status.journal) : nlohmann::json(nullptr)}};
 }
@@ -245,7 +294,8 @@ std::optional<install::JournalRecord> run_uninstall(const SystemRoot& root, std:
   settings.lock_timeout = lock_wait;
   // A journal without packages (an install stopped before the packages stage) needs no package manager.
   std::unique_ptr<install::PackageManager> packages;
-  if (!journal->record().packages.empty() || !journal->record().repository_files.empty() || !journal->record().replaced.empty()) {
+  const auto& record = journal->record();
+  if (!record.packages.empty() || !record.headers_packages.empty() || !record.repository_files.empty() || !record.replaced.empty()) {
     packages = package_manager_for(root, settings, unavailable);
   }
   auto removed = journal->record();

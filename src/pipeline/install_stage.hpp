@@ -26,6 +26,10 @@ struct InstallOptions {
   // The load stage: restart a running driver that is not the installed one (openibd restart, else the
   // modules unloaded and loaded in order) instead of reporting that a reboot is required.
   bool reload = false;
+  // Install the headers packages of the installed kernels newer than the running one that have none
+  // (Plan::missing_headers), with the package manager, before the dkms stage: every kernel the machine
+  // may boot then gets the modules. Without it those kernels are named in InstallResult.
+  bool install_headers = false;
   verbs::ValidationOptions validation{verbs::LinkLayer::infiniband, std::chrono::seconds(60), "libibverbs.so.1"};
   std::chrono::seconds lock_wait{600};
   install::PackageManagerSettings packages;
@@ -49,6 +53,10 @@ struct InstallResult {
   std::vector<std::string> notes;                  // what a person should know (a newer release not installed)
   std::string replaced;                            // the release an upgrade removed first
   bool reboot_required = false;                    // the installed driver runs after a reboot (validation deferred)
+  // Installed kernels left without the drivers because they have no headers (the headers option was
+  // not given), each with the package that brings them; `remedies` then holds Knob::install_headers.
+  std::vector<platform::MissingHeaders> kernels_missing_headers;
+  Remedies remedies;
 };
 
 // Carries out `plan` (which must have a resolution; else Error with the plan's exit code): the stages
@@ -66,6 +74,11 @@ struct StatusReport {
   std::optional<install::JournalRecord> journal;
   std::vector<std::string> kernels;                        // installed kernels with headers
   std::vector<std::string> missing;                        // what is no longer true, in sentences
+  // Installed kernels newer than the running one without headers (DKMS builds nothing for them, so a
+  // boot into one has no driver), with their headers package; a note, not a failure: `remedies` then
+  // holds Knob::install_headers. Empty for a distro-packages install (nothing is built).
+  std::vector<platform::MissingHeaders> kernels_missing_headers;
+  Remedies remedies;
   bool reboot_required = false;  // an install asked for a reboot (its /run/reboot-required) and none happened since
   bool healthy() const { return journal && missing.empty(); }
 };

@@ -117,13 +117,24 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
   plan.notes = catalog.notes;
   plan.platform = detect_with(root, options, catalog);
   plan.kernels = options.kernels.empty() ? plan.platform.kernels.with_headers() : options.kernels;
-  for (const auto& kernel : options.kernels) {
+  auto chosen = choose_release(plan.platform, options, catalog);
+  // The distribution's packages carry modules prebuilt for its kernels: no headers, no DKMS build.
+  bool builds_modules = !chosen.resolution || chosen.resolution->release.downloads();
+  if (!builds_modules) {
+    plan.notes.push_back(fmt::format("the driver is the distribution's own packages ({}) from its configured repositories: "
+                                     "nothing is downloaded, and the dkms stage is skipped because they carry modules prebuilt "
+                                     "for the distribution's kernels",
+                                     fmt::join(chosen.resolution->release.packages, ", ")));
+  }
+  for (const auto& kernel : builds_modules ? options.kernels : std::vector<std::string>{}) {
     auto with_headers = plan.platform.kernels.with_headers();
     if (std::find(with_headers.begin(), with_headers.end(), kernel) == with_headers.end()) {
       plan.notes.push_back(fmt::format("kernel {} has no headers under /lib/modules/{}/build: install its headers package first", kernel, kernel));
     }
   }
-  if (plan.kernels.empty()) {
+  if (!builds_modules) {
+    // Nothing below is about kernels when nothing is built for them.
+  } else if (plan.kernels.empty()) {
     plan.notes.push_back(fmt::format("no installed kernel has headers, so DKMS cannot build the modules: install the headers of {}",
                                      plan.platform.kernels.running.empty() ? std::string("the running kernel") : plan.platform.kernels.running));
   } else if (!plan.platform.kernels.running.empty() &&
@@ -131,14 +142,14 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
     plan.notes.push_back(fmt::format("the running kernel {} has no headers: the drivers will work after a reboot into one of: {}",
                                      plan.platform.kernels.running, fmt::join(plan.kernels, ", ")));
   }
-  if (plan.platform.secure_boot.state == platform::SecureBootState::enabled) {
+  if (builds_modules && plan.platform.secure_boot.state == platform::SecureBootState::enabled) {
     plan.notes.push_back("Secure Boot is on: the DKMS modules must be signed with a key enrolled in MOK");
   }
   if (plan.platform.os) {
     auto family = platform::package_family(*plan.platform.os);
     plan.package_manager = std::string(to_string(family));
     // After an unattended kernel upgrade the next boot runs a kernel DKMS could not build for.
-    plan.missing_headers = platform::kernels_missing_headers(plan.platform.kernels, family);
+    if (builds_modules) plan.missing_headers = platform::kernels_missing_headers(plan.platform.kernels, family);
     for (const auto& missing : plan.missing_headers) {
       plan.notes.push_back(fmt::format(
           "kernel {} is installed without its headers, so the drivers cannot be built for it and a boot into it has no "
@@ -162,7 +173,6 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
     plan.failure_remedies = failure->remedies;
     return plan;
   }
-  auto chosen = choose_release(plan.platform, options, catalog);
   if (!chosen.resolution) {
     plan.exit_code = ExitCode::os_not_supported;
     plan.failure = chosen.failure;

@@ -19,6 +19,7 @@
 #include "core/process.hpp"
 #include "core/run_lock.hpp"
 #include "install/dkms_builder.hpp"
+#include "install/kernel_headers.hpp"
 #include "install/kernel_hook.hpp"
 #include "install/module_signing.hpp"
 #include "platform/kernels.hpp"
@@ -44,6 +45,25 @@ std::string utc_now() {
 std::string module_name_of(const std::string& file) {
   auto name = fs::path(file).filename().string();
   return name.substr(0, name.find(".ko"));
+}
+
+// Brings the kernel's headers with the package manager (journaled), or refuses naming the package.
+void ensure_headers(const SystemRoot& root, const RepairOptions& options, install::Journal& journal, const std::string& kernel,
+                    const std::vector<std::string>& lacking) {
+  auto family = platform::package_family_of(root);
+  auto package = platform::kernel_headers_package(family, kernel);
+  if (!options.install_headers || package.empty()) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("kernel {} lacks the InfiniBand modules ({}) and has no headers (no /lib/modules/{}/build) to build them",
+                            kernel, fmt::join(lacking, "; "), kernel),
+                package.empty() ? fmt::format("install linux-headers-{} (or your distribution's kernel-devel) and run the repair again", kernel)
+                                : fmt::format("install {} and run the repair again, or let the repair bring it", package),
+                {{Knob::install_headers, {}}});
+  }
+  install::PackageManagerSettings settings;
+  settings.lock_timeout = options.lock_wait;
+  auto packages = install::make_package_manager(family, root, settings);
+  install::install_kernel_headers(*packages, root, {{kernel, package}}, journal);
 }
 
 }  // namespace
@@ -96,6 +116,11 @@ RepairResult run_repair(const SystemRoot& root, const RepairOptions& options) {
   if (!journal) return finish("ibdriver has installed nothing here: nothing to repair");
   result.installed = true;
   auto inventory = platform::detect_kernels(root);
+  if (!journal->record().distro_packages()) {
+    // As status names them: the kernels the next boot may run that DKMS cannot build for.
+    result.kernels_missing_headers = platform::kernels_missing_headers(inventory, platform::package_family_of(root));
+    if (!result.kernels_missing_headers.empty()) result.remedies.push_back({Knob::install_headers, {}});
+  }
   result.kernel = options.kernel.value_or(inventory.running);
   if (result.kernel.empty()) {
     throw Error(ExitCode::operation_failed, "cannot tell which kernel runs here", "name the kernel to repair",
@@ -114,10 +139,7 @@ RepairResult run_repair(const SystemRoot& root, const RepairOptions& options) {
   }
   auto with_headers = inventory.with_headers();
   if (std::find(with_headers.begin(), with_headers.end(), result.kernel) == with_headers.end()) {
-    throw Error(ExitCode::operation_failed,
-                fmt::format("kernel {} lacks the InfiniBand modules ({}) and has no headers (no /lib/modules/{}/build) to build them",
-                            result.kernel, fmt::join(plan.missing, "; "), result.kernel),
-                fmt::format("install linux-headers-{} (or your distribution's kernel-devel) and run the repair again", result.kernel));
+    ensure_headers(root, options, *journal, result.kernel, plan.missing);
   }
   log::info(fmt::format("kernel {} lacks: {}", result.kernel, fmt::join(plan.missing, "; ")));
 
@@ -181,6 +203,10 @@ void to_json(nlohmann::json& out, const RepairResult& result) {
   out = {{"installed", result.installed}, {"kernel", result.kernel},   {"missing", result.missing},
          {"rebuilt", result.rebuilt},     {"loaded", result.loaded},   {"load_skipped", result.load_skipped},
          {"message", result.message},     {"seconds", result.seconds}, {"healthy", true}};
+  auto headers = nlohmann::json::array();
+  for (const auto& kernel : result.kernels_missing_headers) headers.push_back({{"kernel", kernel.kernel}, {"package", kernel.package}});
+  out["kernels_missing_headers"] = headers;
+  out["remedies"] = result.remedies;
 }
 
 }  // namespace ibdriver::pipeline

@@ -9,6 +9,8 @@
 #include "core/system_root.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
+#include "core/remedy.hpp"
+#include "platform/package_family.hpp"
 
 namespace ibdriver::pipeline {
 
@@ -24,6 +26,9 @@ RepairPlan plan_repair(const SystemRoot& root, const install::JournalRecord& jou
 struct RepairOptions {
   std::optional<std::string> kernel;  // default: the running kernel
   bool load = true;                   // false: build only
+  // A kernel to repair without headers gets its headers package from the package manager (journaled:
+  // uninstall removes it) instead of the refusal.
+  bool install_headers = false;
   std::chrono::seconds lock_wait{600};
   install::DkmsSettings dkms;
 };
@@ -36,12 +41,17 @@ struct RepairResult {
   std::vector<std::string> loaded;    // kernel modules loaded with modprobe
   std::string load_skipped;           // why nothing was loaded, when it was not
   std::string message;                // one line for people
+  // Installed kernels newer than the running one without headers, with their headers package (as
+  // `status` names them); `remedies` then holds Knob::install_headers.
+  std::vector<platform::MissingHeaders> kernels_missing_headers;
+  Remedies remedies;
   double seconds = 0;
 };
 
 // `ibdriver repair`: one run at a time (the run lock); checks that the kernel has every module the
 // journal records (DKMS's tree, modules.dep, the files), builds what is missing with DKMS, journals it,
-// and loads what it built with modprobe. Loading needs the real system in its running kernel: it is
+// and loads what it built with modprobe (a kernel without headers: Error 14 naming its headers package,
+// or with install_headers that package is installed first). Loading needs the real system in its running kernel: it is
 // skipped for another kernel, a --root, or inside a chroot (where modprobe would load into the
 // host's kernel). Nothing installed: nothing to repair. Error (14) when it cannot repair.
 RepairResult run_repair(const SystemRoot& root, const RepairOptions& options);

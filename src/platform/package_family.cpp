@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
+
 namespace ibdriver::platform {
 
 std::string_view to_string(PackageFamily family) {
@@ -34,6 +36,14 @@ PackageFamily package_family(const OsRelease& os) {
 }  // namespace ibdriver::platform
 
 namespace ibdriver::platform {
+
+PackageFamily package_family_of(const SystemRoot& root) {
+  try {
+    return package_family(read_os_release(root));
+  } catch (const Error&) {
+    return PackageFamily::unknown;
+  }
+}
 
 std::string kernel_headers_package(PackageFamily family, std::string_view kernel_release) {
   std::string release(kernel_release);

@@ -15,6 +15,8 @@ std::string_view to_string(PackageFamily family);
 // ID and ID_LIKE decide: Debian/Ubuntu -> apt; RHEL family 8+ and Fedora -> dnf, 7 -> yum;
 // SUSE -> zypper; Azure Linux and CBL-Mariner -> tdnf.
 PackageFamily package_family(const OsRelease& os);
+// The family of the root's OS; unknown when its os-release cannot be read (read_os_release's Error).
+PackageFamily package_family_of(const SystemRoot& root);
 
 // The package that brings the headers DKMS builds a kernel's modules against, by the distributions'
 // naming: apt "linux-headers-<release>" (Debian, Ubuntu); dnf, yum and tdnf "kernel-devel-<release>"

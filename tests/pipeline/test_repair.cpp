@@ -57,6 +57,19 @@ struct Installed {
   SystemRoot root() const { return SystemRoot(dir.path()); }
 };
 
+// The error a repair of kernel `release` ends with (a failed test when it does not end with one).
+Error refusal_for(const Installed& installed, const std::string& release) {
+  pipeline::RepairOptions options;
+  options.kernel = release;
+  try {
+    pipeline::run_repair(installed.root(), options);
+  } catch (const Error& error) {
+    return error;
+  }
+  FAIL("no refusal");
+  return Error(ExitCode::success, "");
+}
+
 std::vector<std::string> names(const pipeline::RepairPlan& plan) {
   std::vector<std::string> result;
   for (const auto& module : plan.to_build) result.push_back(module.name);
@@ -110,16 +123,10 @@ TEST_CASE("repair rebuilds a module whose file is gone, and what builds on a reb
 TEST_CASE("repair without headers for the kernel refuses with exit 14 and the package to install", "[pipeline][repair]") {
   Installed installed;
   installed.machine.kernel(other_kernel, false);
-  pipeline::RepairOptions options;
-  options.kernel = other_kernel;
-  try {
-    pipeline::run_repair(installed.root(), options);
-    FAIL("no refusal");
-  } catch (const Error& error) {
-    CHECK(error.code() == ExitCode::operation_failed);
-    CHECK_THAT(error.what(), Catch::Contains("has no headers"));
-    CHECK_THAT(error.hint(), Catch::Contains(fmt::format("linux-headers-{}", other_kernel)));
-  }
+  auto error = refusal_for(installed, other_kernel);
+  CHECK(error.code() == ExitCode::operation_failed);
+  CHECK_THAT(error.what(), Catch::Contains("has no headers"));
+  CHECK_THAT(error.hint(), Catch::Contains(fmt::format("linux-headers-{}", other_kernel)));
 }
 
 TEST_CASE("repair where ibdriver installed nothing has nothing to do", "[pipeline][repair]") {
@@ -149,4 +156,25 @@ TEST_CASE("ibdriver repair: JSON, exit 0 with nothing to do, exit 14 with the re
   auto refused = test::run_ibdriver({"repair", "--kernel", other_kernel, "--root", installed.dir.path().string()});
   CHECK(refused.exit_status == 14);
   CHECK_THAT(refused.err, Catch::Contains("has no headers") && Catch::Contains(fmt::format("hint: install linux-headers-{}", other_kernel)));
+}
+
+TEST_CASE("repair names a newer kernel installed without headers, its package and the remedy", "[pipeline][repair][headers][issue16]") {
+  Installed installed;
+  installed.machine.os_release_fixture("debian12");
+  installed.machine.kernel(other_kernel, false);  // newer than the running one, no headers
+  auto result = pipeline::run_repair(installed.root(), {});
+  REQUIRE(result.kernels_missing_headers.size() == 1);
+  CHECK(result.kernels_missing_headers[0].package == fmt::format("linux-headers-{}", other_kernel));
+  REQUIRE(result.remedies.size() == 1);
+  CHECK(result.remedies[0].knob == Knob::install_headers);
+  nlohmann::json json = result;
+  CHECK(json["kernels_missing_headers"][0]["kernel"] == other_kernel);
+  CHECK(json["remedies"][0]["knob"] == "install_headers");
+  auto error = refusal_for(installed, other_kernel);
+  CHECK_THAT(error.hint(), Catch::Contains(fmt::format("install linux-headers-{}", other_kernel)));
+  REQUIRE(error.remedies().size() == 1);
+  CHECK(error.remedies()[0].knob == Knob::install_headers);
+  auto text = test::run_ibdriver({"repair", "--root", installed.dir.path().string()});
+  CHECK_THAT(text.out, Catch::Contains(fmt::format("kernel {} is installed without headers", other_kernel)) &&
+                           Catch::Contains("--install-headers"));
 }

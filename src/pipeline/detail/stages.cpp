@@ -11,15 +11,18 @@
 #include "core/files.hpp"
 #include "core/log.hpp"
 #include "core/process.hpp"
+#include "core/text.hpp"
 #include "fetch/bundle_cache.hpp"
 #include "install/boot_unit.hpp"
 #include "install/bundle_dkms.hpp"
 #include "install/configure.hpp"
 #include "install/dkms_builder.hpp"
 #include "install/doca_host.hpp"
+#include "install/kernel_headers.hpp"
 #include "install/kernel_hook.hpp"
 #include "install/mofed_bundle.hpp"
 #include "install/module_sources.hpp"
+#include "platform/kernels.hpp"
 #include "platform/loaded_driver.hpp"
 #include "pipeline/repair.hpp"
 #include "pipeline/fetch_stage.hpp"
@@ -46,6 +49,20 @@ fs::path unpacked_dir(const StageContext& context) { return context.root.path(co
 // The system path of a host path inside the root (a package manager may work on a root other than "/").
 fs::path system_path(const StageContext& context, const fs::path& host) {
   return fs::path("/") / fs::relative(host, context.root.root());
+}
+
+constexpr const char* nothing_to_fetch =
+    "nothing to fetch: the driver packages come from the distribution's own repositories";
+
+// The kernels the plan found without headers that install is asked to bring them for, and that still lack them.
+std::vector<platform::MissingHeaders> headers_to_install(const StageContext& context) {
+  std::vector<platform::MissingHeaders> wanted;
+  if (context.options == nullptr || context.plan == nullptr || !context.options->install_headers) return wanted;
+  auto headed = platform::detect_kernels(context.root).with_headers();
+  for (const auto& missing : context.plan->missing_headers) {
+    if (std::find(headed.begin(), headed.end(), missing.kernel) == headed.end()) wanted.push_back(missing);
+  }
+  return wanted;
 }
 
 std::vector<std::string> not_done(const StageContext& context, StageName stage) {
@@ -77,6 +94,9 @@ fs::path verified_bundle_file(StageContext& context) {
 class FetchStage : public Stage {
  public:
   StageName name() const override { return StageName::fetch; }
+  std::string not_needed(const StageContext& context) const override {
+    return context.journal.record().distro_packages() ? nothing_to_fetch : "";
+  }
   std::vector<std::string> check(const StageContext& context) const override { return not_done(context, name()); }
   std::string run(StageContext& context) override {
     // Streamed: the bytes are hashed and unpacked as they arrive; the folder appears (by rename) only
@@ -92,6 +112,9 @@ class FetchStage : public Stage {
 class UnpackStage : public Stage {
  public:
   StageName name() const override { return StageName::unpack; }
+  std::string not_needed(const StageContext& context) const override {
+    return context.journal.record().distro_packages() ? nothing_to_fetch : "";
+  }
   std::vector<std::string> check(const StageContext& context) const override {
     std::error_code error;
     if (!fs::exists(unpacked_dir(context), error)) return {"the unpacked bundle is gone"};
@@ -120,14 +143,21 @@ class PackagesStage : public Stage {
   StageName name() const override { return StageName::packages; }
   std::vector<std::string> check(const StageContext& context) const override {
     auto missing = not_done(context, name());
-    if (context.journal.record().packages.empty()) return missing;
+    for (const auto& kernel : headers_to_install(context)) {
+      missing.push_back(fmt::format("kernel {} has no headers: {} is to be installed", kernel.kernel, kernel.package));
+    }
+    const auto& journal = context.journal.record();
+    if (journal.packages.empty() && journal.headers_packages.empty()) return missing;
     if (context.packages == nullptr) {
       // Unknown is not healthy: say why the packages could not be checked.
       missing.push_back(fmt::format("the installed packages cannot be checked: {}", context.packages_unavailable));
       return missing;
     }
-    for (const auto& package : context.packages->not_installed(context.journal.record().packages)) {
+    for (const auto& package : context.packages->not_installed(journal.packages)) {
       missing.push_back(fmt::format("package {} is not installed", package));
+    }
+    for (const auto& package : context.packages->not_installed(journal.headers_packages)) {
+      missing.push_back(fmt::format("kernel headers package {} is not installed", package));
     }
     return missing;
   }
@@ -135,6 +165,22 @@ class PackagesStage : public Stage {
     auto& packages = require_packages(context);
     const auto& release = release_of(context);
     const auto& profile = context.journal.record().profile;
+    // Before the driver's packages: real *-dkms packages build in their postinst for every kernel with headers.
+    if (auto headers = headers_to_install(context); !headers.empty()) {
+      for (const auto& kernel : install::install_kernel_headers(packages, context.root, headers, context.journal)) {
+        if (std::find(context.kernels.begin(), context.kernels.end(), kernel) == context.kernels.end()) context.kernels.push_back(kernel);
+      }
+      std::sort(context.kernels.begin(), context.kernels.end(), platform::kernel_release_less);
+    }
+    if (release.kind == catalog::BundleKind::distro_packages) {
+      // The distribution's configured repositories already carry them: no repository of ours.
+      std::vector<std::string> names;
+      for (auto name : text::split(profile, ' ')) {
+        if (!name.empty()) names.emplace_back(name);
+      }
+      install_keeping_replaced(context, packages, names);
+      return fmt::format("{} installed with {} from the distribution's repositories", profile, packages.name());
+    }
     // Real *-dkms packages build in their postinst (dh_dkms), so DKMS's depmod may first index a
     // kernel here, not in the dkms stage: what has no index now is journaled before apt runs.
     for (const auto& kernel : context.kernels) {
@@ -154,26 +200,16 @@ class PackagesStage : public Stage {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
       context.journal.add_repository_files(packages.add_repository({"ibdriver", system_path(context, bundle.repository)}));
     }
-    // Both kinds ship rdma-core, libibverbs1... under the distro's names at higher versions: keep what
-    // the profile replaces (journaled before the upgrade) so uninstall can put the distro's back.
-    auto replaced = packages.would_replace({profile});
-    packages.keep_files(replaced, replaced_dir);
-    context.journal.add_replaced(replaced);
-    // What apt/dnf will add is journaled first: a postinst that fails half way leaves them installed.
-    record(packages.would_install({profile}));
-    record(packages.install({profile}));
+    install_keeping_replaced(context, packages, {profile});
     return fmt::format("{} installed with {}", profile, packages.name());
   }
   void undo(StageContext& context) override {
     const auto& journal = context.journal.record();
-    if (journal.packages.empty() && journal.repository_files.empty() && journal.replaced.empty()) return;
+    if (journal.packages.empty() && journal.headers_packages.empty() && journal.repository_files.empty() && journal.replaced.empty()) return;
     auto& packages = require_packages(context);
-    auto absent = packages.not_installed(journal.packages);
-    std::vector<std::string> still_installed;
-    for (const auto& package : journal.packages) {
-      if (std::find(absent.begin(), absent.end(), package) == absent.end()) still_installed.push_back(package);
-    }
-    packages.remove(still_installed);
+    // The driver's packages first: the headers were there before their builds.
+    packages.remove(still_installed(packages, journal.packages));
+    packages.remove(still_installed(packages, journal.headers_packages));
     for (const auto& tree : journal.build_trees) {
       std::error_code error;
       fs::remove_all(context.root.path(tree), error);
@@ -196,11 +232,36 @@ class PackagesStage : public Stage {
     if (context.packages == nullptr) throw Error(ExitCode::os_not_supported, context.packages_unavailable);
     return *context.packages;
   }
+
+  static std::vector<std::string> still_installed(install::PackageManager& packages, const std::vector<std::string>& names) {
+    auto absent = packages.not_installed(names);
+    std::vector<std::string> installed;
+    for (const auto& package : names) {
+      if (std::find(absent.begin(), absent.end(), package) == absent.end()) installed.push_back(package);
+    }
+    return installed;
+  }
+
+  // Driver packages ship rdma-core, libibverbs1... under the distro's names at higher versions: what
+  // they replace is kept (journaled before the upgrade) so uninstall can put the distro's back; what
+  // the manager will add is journaled first, as a postinst that fails half way leaves them installed.
+  static void install_keeping_replaced(StageContext& context, install::PackageManager& packages, const std::vector<std::string>& names) {
+    auto replaced = packages.would_replace(names);
+    packages.keep_files(replaced, replaced_dir);
+    context.journal.add_replaced(replaced);
+    context.journal.add_packages(packages.would_install(names));
+    context.journal.add_packages(packages.install(names));
+  }
 };
 
 class DkmsStage : public Stage {
  public:
   StageName name() const override { return StageName::dkms; }
+  std::string not_needed(const StageContext& context) const override {
+    return context.journal.record().distro_packages()
+               ? "nothing to build: the distribution's packages carry modules prebuilt for its own kernels"
+               : "";
+  }
   std::vector<std::string> check(const StageContext& context) const override {
     auto missing = not_done(context, name());
     const auto& journal = context.journal.record();
@@ -328,7 +389,13 @@ class LoadStage : public Stage {
   std::vector<std::string> check(const StageContext& /*context*/) const override { return {}; }
   std::string run(StageContext& context) override {
     const auto& kernel = context.plan->platform.kernels.running;
-    if (kernel.empty() || std::find(context.kernels.begin(), context.kernels.end(), kernel) == context.kernels.end()) {
+    if (context.journal.record().distro_packages()) {
+      if (kernel.empty() || driver_state(context, kernel).modules.empty()) {
+        return require_reboot(context, fmt::format("the distribution's driver packages hold no modules for the running kernel {}; "
+                                                   "they run after a reboot into the kernel they were built for",
+                                                   kernel.empty() ? "(unknown)" : kernel));
+      }
+    } else if (kernel.empty() || std::find(context.kernels.begin(), context.kernels.end(), kernel) == context.kernels.end()) {
       return require_reboot(context, fmt::format("the running kernel {} has no build of the driver; it runs after a reboot into {}",
                                                  kernel.empty() ? "(unknown)" : kernel, fmt::join(context.kernels, " or ")));
     }
@@ -359,20 +426,39 @@ class LoadStage : public Stage {
 
   static DriverState driver_state(const StageContext& context, const std::string& kernel) {
     DriverState state;
-    for (const auto& module : context.journal.record().dkms_modules) {
-      for (const auto& file : install::dkms_installed_module_files(context.root, module.name, module.version, kernel)) {
-        auto name = fs::path(file).filename().string();
-        name = name.substr(0, name.find(".ko"));
-        state.modules.push_back(name);
-        auto loaded = platform::loaded_module(context.root, name);
-        if (!loaded.loaded) {
-          state.not_loaded.push_back(name);
-        } else if (!platform::identify_driver(name, platform::read_module_file(context.root.path(file)), loaded).running_is_installed) {
-          state.stale.push_back(name);
-        }
+    for (const auto& file : module_files(context, kernel)) {
+      auto name = fs::path(file).filename().string();
+      name = name.substr(0, name.find(".ko"));
+      state.modules.push_back(name);
+      auto loaded = platform::loaded_module(context.root, name);
+      if (!loaded.loaded) {
+        state.not_loaded.push_back(name);
+      } else if (!platform::identify_driver(name, platform::read_module_file(context.root.path(file)), loaded).running_is_installed) {
+        state.stale.push_back(name);
       }
     }
     return state;
+  }
+
+  // The install's module files for a kernel (system paths): DKMS's, in build order; or those the
+  // distribution's packages put under /lib/modules/<kernel>/.
+  static std::vector<std::string> module_files(const StageContext& context, const std::string& kernel) {
+    std::vector<std::string> files;
+    const auto& journal = context.journal.record();
+    if (journal.distro_packages() && context.packages != nullptr) {
+      for (const auto& package : journal.packages) {
+        for (const auto& file : context.packages->files_of(package)) {
+          bool for_kernel = file.rfind("/lib/modules/" + kernel + "/", 0) == 0 || file.rfind("/usr/lib/modules/" + kernel + "/", 0) == 0;
+          if (for_kernel && fs::path(file).filename().string().find(".ko") != std::string::npos) files.push_back(file);
+        }
+      }
+      return files;
+    }
+    for (const auto& module : journal.dkms_modules) {
+      auto installed = install::dkms_installed_module_files(context.root, module.name, module.version, kernel);
+      files.insert(files.end(), installed.begin(), installed.end());
+    }
+    return files;
   }
 
   static bool can_load_here(const SystemRoot& root, const std::string& kernel) {

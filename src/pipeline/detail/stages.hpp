@@ -45,6 +45,10 @@ class Stage {
   // Whether the stage leaves something on the system that `status` can check and `uninstall` undoes
   // (load and validate only act on the running kernel).
   virtual bool lasting() const { return true; }
+  // Why the stage has no part in this install (a distro-packages release downloads nothing and builds
+  // nothing with DKMS); empty when it has. Install reports it skipped with this reason; status does
+  // not check it.
+  virtual std::string not_needed(const StageContext& /*context*/) const { return {}; }
   // What of the stage is not (or no longer) true, in sentences; empty: done and still true.
   virtual std::vector<std::string> check(const StageContext& context) const = 0;
   // Does the stage's work (journaling before each change); returns the line its `done` event shows.
