@@ -145,7 +145,8 @@ TEST_CASE("the ND GPU sizes get the openibd drop-in that loads nvidia-peermem; H
     record.sha256 = sha;
     auto journal = install::Journal::begin(root, record);
     journal.set_node(node.ipoib, node.nvidia_peermem);
-    install::configure_node(root, node, [&](const install::ConfigChange& change) { journal.add_config_change(change); });
+    auto to_journal = [&](const install::ConfigChange& change) { journal.add_config_change(change); };
+    install::configure_node(root, node, to_journal);
     const auto dropin = dir.path() / "etc/systemd/system/openibd.service.d/ibdriver-nvidia-peermem.conf";
     REQUIRE(fs::exists(dropin) == item.peermem);
     auto journaled_state = install::Journal::load(root);
@@ -162,7 +163,11 @@ TEST_CASE("the ND GPU sizes get the openibd drop-in that loads nvidia-peermem; H
       CHECK_THAT(text, Catch::Contains("[Service]\nExecStartPost=-/sbin/modprobe -q nvidia-peermem\n"));
       CHECK(text.find("sh -c") == std::string::npos);
       CHECK(install::node_configured(root, node));
-      CHECK_FALSE(install::node_configured(root, {true, false}));  // a resize to HB: the drop-in must go
+      CHECK_FALSE(install::node_configured(root, {true, false}));
+      // A resize to an HB size: the next configure removes the drop-in.
+      install::configure_node(root, {true, false}, to_journal);
+      CHECK_FALSE(fs::exists(dropin));
+      CHECK(install::node_configured(root, {true, false}));
     }
     // The udev-settle drop-in is every size's; the folder is shared.
     CHECK(fs::exists(dir.path() / "etc/systemd/system/openibd.service.d/ibdriver.conf"));
@@ -170,18 +175,4 @@ TEST_CASE("the ND GPU sizes get the openibd drop-in that loads nvidia-peermem; H
     CHECK_FALSE(fs::exists(dropin));
     CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/openibd.service.d"));
   }
-}
-
-TEST_CASE("configure removes the nvidia-peermem drop-in when the size no longer wants it", "[pipeline][stages][configure][issue16]") {
-  test::TempDir dir;
-  test::FakeMachine machine(dir.path());
-  machine.write("lib/systemd/system/openibd.service", "[Unit]\nDescription=openibd\n");
-  SystemRoot root(dir.path());
-  std::vector<install::ConfigChange> changes;
-  auto record = [&](const install::ConfigChange& change) { changes.push_back(change); };
-  install::configure_node(root, {true, true}, record);
-  REQUIRE(fs::exists(dir.path() / "etc/systemd/system/openibd.service.d/ibdriver-nvidia-peermem.conf"));
-  install::configure_node(root, {true, false}, record);
-  CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/openibd.service.d/ibdriver-nvidia-peermem.conf"));
-  CHECK(install::node_configured(root, {true, false}));
 }
