@@ -89,6 +89,10 @@ void write_stored_channel(const std::filesystem::path& file, const StoredChannel
   write_file_atomically(file, json.dump(1) + "\n", 0644);
 }
 
+Catalog load_machine_catalog(const SystemRoot& root, const std::optional<std::filesystem::path>& overlay) {
+  return load_catalog(overlay, stored_channel_catalog(root));
+}
+
 std::optional<Catalog> stored_channel_catalog(const SystemRoot& root) {
   auto file = channel_store_path(root);
   auto stored = read_stored_channel(file);

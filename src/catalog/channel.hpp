@@ -32,6 +32,11 @@ void write_stored_channel(const std::filesystem::path& file, const StoredChannel
 // The rows of the stored channel (origin "signed channel serial N"), or nullopt when none is stored.
 std::optional<Catalog> stored_channel_catalog(const SystemRoot& root);
 
+// The catalog every command resolves against on a machine, the one way it is loaded: the built-in
+// rows, the signed channel stored under <root>/var/lib/ibdriver/ on top, and an overlay file
+// (--catalog) on top of both. An overlay that cannot be read or parsed is exit 1; a damaged store 14.
+Catalog load_machine_catalog(const SystemRoot& root, const std::optional<std::filesystem::path>& overlay);
+
 // Decides whether a downloaded channel catalog may replace the stored one: the signature must verify
 // with one of `keys`, the catalog must parse as a channel (rows with an unknown arch or kind are
 // skipped with a note), its serial must not be older than `current_serial` (no rollback; the same

@@ -42,11 +42,15 @@ TrustedKey read_trusted_key(const std::string& path) {
     throw Error(ExitCode::usage, fmt::format("cannot read the catalog key: {}", error.what()),
                 "give the publisher's public key as a PEM file");
   }
+  return trusted_key_from_pem(pem, path);
+}
+
+TrustedKey trusted_key_from_pem(const std::string& pem, const std::string& name) {
   if (!parse_public_key(pem)) {
-    throw Error(ExitCode::usage, fmt::format("{} holds no PEM public key (-----BEGIN PUBLIC KEY-----)", path),
+    throw Error(ExitCode::usage, fmt::format("{} holds no PEM public key (-----BEGIN PUBLIC KEY-----)", name),
                 "export the publisher's public key with: openssl pkey -in KEY -pubout");
   }
-  return {path, pem};
+  return {name, pem};
 }
 
 std::string verifying_key(std::string_view document, std::string_view signature, const std::vector<TrustedKey>& keys) {

@@ -18,6 +18,9 @@ const std::vector<TrustedKey>& built_in_catalog_keys();
 
 // Reads a PEM public key file a publisher gives (exit 1 when it holds no usable public key).
 TrustedKey read_trusted_key(const std::string& path);
+// The same for PEM text given directly (the extension's "catalogKey" setting); `name` names it in
+// messages and in the stored channel's "key". Exit 1 when it is no usable public key.
+TrustedKey trusted_key_from_pem(const std::string& pem, const std::string& name);
 
 // Checks a detached signature over `document` (as `openssl dgst -sha256 -sign KEY` makes it: a DER
 // ECDSA or PKCS#1 v1.5 RSA signature of the SHA-256; for Ed25519 the raw signature of the bytes)

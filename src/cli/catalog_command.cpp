@@ -60,7 +60,7 @@ ExitCode run_update(const GlobalOptions& global, const pipeline::CatalogUpdateOp
 ExitCode run_show(const GlobalOptions& global, const std::optional<std::filesystem::path>& overlay) {
   auto root = global.system_root();
   auto stored = catalog::read_stored_channel(catalog::channel_store_path(root));
-  auto catalog = catalog::load_catalog(overlay, catalog::stored_channel_catalog(root));
+  auto catalog = catalog::load_machine_catalog(root, overlay);
   if (global.json) {
     nlohmann::json channel = nullptr;
     if (stored) channel = {{"serial", stored->serial}, {"url", stored->url}, {"key", stored->key}, {"stored_at", stored->stored_at}};

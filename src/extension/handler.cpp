@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "catalog/channel.hpp"
 #include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
@@ -22,6 +23,7 @@
 #include "extension/worker.hpp"
 #include "install/boot_unit.hpp"
 #include "install/journal.hpp"
+#include "pipeline/catalog_update.hpp"
 #include "pipeline/install_stage.hpp"
 #include "pipeline/plan.hpp"
 
@@ -132,15 +134,18 @@ class StatusWriter {
     status_.operation = std::string(operation_name(operation));
   }
 
-  void stage(std::string_view name, StatusState state, const std::string& message) {
+  // `code`: the exit code behind a warning or an error (0 otherwise).
+  void stage(std::string_view name, StatusState state, const std::string& message, int code = 0) {
     auto found = std::find_if(status_.substatus.begin(), status_.substatus.end(), [&](const auto& s) { return s.name == name; });
     if (found == status_.substatus.end()) {
-      status_.substatus.push_back({std::string(name), state, 0, message});
+      status_.substatus.push_back({std::string(name), state, code, message});
     } else {
       found->state = state;
+      found->code = code;
       found->message = message;
     }
     if (state == StatusState::success) events_.emit(fmt::format("{}.{}", status_.operation, name), EventLevel::informational, message);
+    if (state == StatusState::warning) events_.emit(fmt::format("{}.{}", status_.operation, name), EventLevel::warning, message);
   }
 
   void write(StatusState state, int code, const std::string& message) {
@@ -212,12 +217,77 @@ std::vector<std::string> worker_environment(const HandlerOptions& options) {
   return carried;
 }
 
+// Why the worker may pass where enable's quick check failed, or "" when it cannot: IMDS was not ready
+// yet (410/429/5xx early in boot; enable asked once, the worker waits), or no catalog row served the
+// OS while a catalogUrl may bring one (the worker updates the catalog before it plans).
+std::string worker_may_pass(const platform::Check& check, const pipeline::Plan& plan, const ExtensionSettings& settings) {
+  if (check.transient) {
+    return fmt::format("{}: IMDS is not ready yet (it answers 410 early in boot); the worker asks again for up to {} s",
+                       check.message, std::chrono::duration_cast<std::chrono::seconds>(platform::ImdsOptions{}.busy_budget).count());
+  }
+  // An identified OS whose check failed: the catalog's verdict (no row), not os-release's.
+  if (settings.catalog_url && check.name == "os" && plan.platform.os) {
+    return fmt::format("{}; the worker updates the catalog from {} first", check.message, text::redact_url(*settings.catalog_url));
+  }
+  return {};
+}
+
+// The reasons to leave the verdict to the worker, or nullopt when the plan failed for good.
+std::optional<std::vector<std::string>> deferred_to_worker(const pipeline::Plan& plan, const ExtensionSettings& settings) {
+  std::vector<std::string> reasons;
+  for (const auto& check : plan.platform.checks) {
+    if (check.state != platform::CheckState::failed) continue;
+    auto reason = worker_may_pass(check, plan, settings);
+    if (reason.empty()) return std::nullopt;
+    reasons.push_back(reason);
+  }
+  if (reasons.empty()) {
+    // The checks passed (or were skipped) and still no release: the catalog's verdict.
+    if (!settings.catalog_url || plan.exit_code != ExitCode::os_not_supported) return std::nullopt;
+    reasons.push_back(fmt::format("{}; the worker updates the catalog from {} first", plan.failure, text::redact_url(*settings.catalog_url)));
+  }
+  return reasons;
+}
+
+// What enable's foreground found: the exit code to end with when a check failed for good (else the
+// worker goes on), and the release when one was resolved already.
+struct ForegroundVerdict {
+  std::optional<ExitCode> failed;
+  std::string release;
+};
+
+// enable's foreground: the platform checks, but IMDS asked once (no busy wait) and no catalog update:
+// whatever IMDS or the network does, enable returns within the agent's limit and the worker waits.
+ForegroundVerdict check_platform(const HandlerOptions& options, const ExtensionSettings& settings, StatusWriter& status) {
+  auto plan_options = install_options(settings, options).fetch.plan;
+  plan_options.detect.imds.busy_budget = std::chrono::milliseconds(0);
+  status.stage("detect", StatusState::transitioning, "checking the platform");
+  auto plan = pipeline::make_plan(options.root, plan_options);
+  if (plan.exit_code == ExitCode::success && plan.resolution) {
+    status.stage("detect", StatusState::success, "platform supported");
+    const auto& release = plan.resolution->release;
+    log::info(fmt::format("resolved {} from {}", release.file_name(), text::redact_url(release.url)));
+    status.stage("resolve", StatusState::success, fmt::format("{} {}", release.file_name(), release.version));
+    return {std::nullopt, release.file_name()};
+  }
+  if (auto reasons = deferred_to_worker(plan, settings)) {
+    auto message = fmt::format("{}", fmt::join(*reasons, "; "));
+    log::info(message);
+    status.stage("detect", StatusState::transitioning, message);
+    return {};
+  }
+  auto code = plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code;
+  auto message = with_settings(plan.failure, plan.failure_hint, plan.failure_remedies);
+  log::error(message);
+  status.fail(code, message);
+  return {code, {}};
+}
+
 ExitCode enable(const HandlerContext& context, const HandlerOptions& options, const ExtensionSettings& settings, StatusWriter& status) {
   if (worker_running(context.extension_folder)) {
     log::info("an extension worker is already installing the drivers: not starting another");
     return ExitCode::success;
   }
-  auto install = install_options(settings, options);
   if (read_mrseq(context) == context.sequence) {
     // Enable runs again after every reboot: with these settings done before, only check.
     auto health = pipeline::installation_status(options.root);
@@ -229,20 +299,8 @@ ExitCode enable(const HandlerContext& context, const HandlerOptions& options, co
     }
     log::info(fmt::format("settings {} were applied before, but: {}; repairing", context.sequence, fmt::join(health.missing, "; ")));
   }
-
-  status.stage("detect", StatusState::transitioning, "checking the platform");
-  auto plan = pipeline::make_plan(options.root, install.fetch.plan);
-  if (plan.exit_code != ExitCode::success || !plan.resolution) {
-    auto code = plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code;
-    auto message = with_settings(plan.failure, plan.failure_hint, plan.failure_remedies);
-    log::error(message);
-    status.fail(code, message);
-    return code;
-  }
-  status.stage("detect", StatusState::success, "platform supported");
-  const auto& release = plan.resolution->release;
-  log::info(fmt::format("resolved {} from {}", release.file_name(), text::redact_url(release.url)));
-  status.stage("resolve", StatusState::success, fmt::format("{} {}", release.file_name(), release.version));
+  auto verdict = check_platform(options, settings, status);
+  if (verdict.failed) return *verdict.failed;
 
   auto lock = WorkerLock::try_acquire(context.extension_folder);
   if (!lock) {
@@ -250,7 +308,8 @@ ExitCode enable(const HandlerContext& context, const HandlerOptions& options, co
     return ExitCode::success;
   }
   WorkerLock::forget_pid(context.extension_folder);  // left by an earlier worker
-  auto message = fmt::format("installing {} in the background", release.file_name());
+  auto message = verdict.release.empty() ? std::string("installing the drivers in the background")
+                                         : fmt::format("installing {} in the background", verdict.release);
   status.write(StatusState::transitioning, 0, message);
   WorkerLaunch launch;
   launch.argv = {options.executable.string(), "extension", "worker", fmt::format("--sequence={}", context.sequence)};
@@ -260,6 +319,50 @@ ExitCode enable(const HandlerContext& context, const HandlerOptions& options, co
   start_worker(launch, *lock);
   log::info(fmt::format("{}: the worker reports in {}", message, (context.environment.status_folder / fmt::format("{}.status", context.sequence)).string()));
   return ExitCode::success;
+}
+
+// What the catalog update said: shown in the "resolve" substatus beside the release (a warning, with
+// the catalog error's exit code, when it failed).
+struct CatalogNote {
+  std::string message;
+  int code = 0;  // 0: updated (or already current)
+};
+
+// The worker's first step with a catalogUrl: the signed channel updated from it (TLS verified, signature
+// checked, no rollback). A failed update is a warning with the catalog error's exit code and message,
+// and the worker goes on with the cached channel or the built-in rows: a publisher's outage must not
+// stop a fleet's installs (README, "Extension settings"). Only the install that follows uses the new
+// rows, and it keeps an installed release unless one is pinned.
+CatalogNote update_catalog_channel(const HandlerOptions& options, const ExtensionSettings& settings, StatusWriter& status) {
+  pipeline::CatalogUpdateOptions update;
+  update.url = *settings.catalog_url;
+  update.ca_bundle = options.ca_bundle;
+  for (const auto& pem : settings.catalog_keys) update.extra_trusted.push_back(catalog::trusted_key_from_pem(pem, "the catalogKey setting"));
+  const auto shown = text::redact_url(update.url);
+  status.stage("resolve", StatusState::transitioning, fmt::format("updating the catalog from {}", shown));
+  try {
+    auto result = pipeline::update_catalog(options.root, update);
+    for (const auto& note : result.notes) log::warning(note);
+    CatalogNote note{fmt::format("{} catalog serial {} from {} ({} releases, signed by {})", result.changed ? "stored" : "already had",
+                                 result.serial, shown, result.releases, result.key)};
+    log::info(note.message);
+    return note;
+  } catch (...) {
+    auto report = report_error(std::current_exception());
+    std::string fallback = "the built-in catalog";
+    try {
+      if (auto stored = catalog::read_stored_channel(catalog::channel_store_path(options.root))) {
+        fallback = fmt::format("the stored catalog serial {} and the built-in one", stored->serial);
+      }
+    } catch (const Error& error) {
+      log::warning(error.what());
+    }
+    CatalogNote note{fmt::format("the catalog update failed (exit {}): {}; going on with {}", to_int(report.code), failure_message(report), fallback),
+                     to_int(report.code)};
+    log::warning(note.message);
+    status.stage("resolve", StatusState::warning, note.message, note.code);
+    return note;
+  }
 }
 
 ExitCode disable(const HandlerContext& context, const HandlerOptions& options, StatusWriter& status) {
@@ -404,13 +507,31 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
   try {
     auto settings = load_settings(context, options);
     auto install = install_options(settings, options);
+    CatalogNote catalog_note;
     install.on_stage = [&](std::string_view stage, pipeline::StageEvent event, const std::string& message) {
-      status.stage(stage, event == pipeline::StageEvent::started ? StatusState::transitioning : StatusState::success, message);
+      auto state = event == pipeline::StageEvent::started ? StatusState::transitioning : StatusState::success;
+      if (stage == "resolve" && !catalog_note.message.empty()) {
+        // The catalog update stays in sight beside the release it led to (a warning when it failed).
+        status.stage(stage, catalog_note.code == 0 ? state : StatusState::warning, fmt::format("{}; {}", message, catalog_note.message),
+                     catalog_note.code);
+      } else {
+        status.stage(stage, state, message);
+      }
       status.write(StatusState::transitioning, 0, message);
     };
+    // IMDS may answer 410 for a while after boot: enable did not wait, the worker does, and says so.
+    install.fetch.plan.detect.imds.on_wait = [&](const std::string& failure, std::chrono::milliseconds wait) {
+      auto text = fmt::format("waiting for IMDS: {}; asking again in {} s", failure, (wait.count() + 999) / 1000);
+      log::info(text);
+      status.stage("detect", StatusState::transitioning, text);
+      status.write(StatusState::transitioning, 0, text);
+    };
+    if (settings.catalog_url) catalog_note = update_catalog_channel(options, settings, status);
     StatusProgress progress(status, "the driver bundle");
     // The worker is its own command: it detects and resolves once, then installs what it planned.
+    status.stage("detect", StatusState::transitioning, "checking the platform");
     auto plan = pipeline::plan_install(options.root, install);
+    if (!plan.resolution && catalog_note.code != 0) plan.failure += fmt::format(" ({})", catalog_note.message);
     auto result = pipeline::run_install(options.root, plan, install, progress);
     auto message = result.nothing_to_do
                        ? fmt::format("{} was already installed and healthy", result.journal->release_file)

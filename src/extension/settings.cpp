@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/secrets.hpp"
+#include "catalog/signature.hpp"
 #include "core/text.hpp"
 #include "verbs/validate.hpp"
 
@@ -86,6 +87,32 @@ const std::vector<SettingSpec>& table() {
          auto text = string_value(k, v);
          if (!verbs::parse_link_layer(text)) bad_setting(k, "must be \"infiniband\", \"ethernet\" or \"any\"");
          s.expect_link_layer = text;
+       }},
+      {"catalogUrl", "string (https:// or file:// URL)", Knob::catalog_url, "set \"catalogUrl\": \"{}\"", "https://...",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) {
+         auto url = string_value(k, v);
+         if (url.rfind("https://", 0) != 0 && url.rfind("file://", 0) != 0) {
+           bad_setting(k, "must be an https:// URL (a catalog is fetched over verified TLS only) or a file:// path");
+         }
+         s.catalog_url = url;
+       }},
+      {"catalogKey", "string or list of strings (PEM public key)", Knob::catalog_key,
+       "set \"catalogKey\" to the publisher's PEM public key", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) {
+         auto add = [&](const nlohmann::json& item) {
+           auto pem = string_value(k, item);
+           try {
+             (void)catalog::trusted_key_from_pem(pem, "the catalogKey setting");
+           } catch (const Error& error) {
+             bad_setting(k, fmt::format("is not usable: {}", error.what()));
+           }
+           s.catalog_keys.push_back(pem);
+         };
+         if (v.is_array()) {
+           for (const auto& item : v) add(item);
+         } else {
+           add(v);
+         }
        }},
   };
   return rows;

@@ -42,6 +42,8 @@ struct ExtensionSettings {
   bool uninstall_drivers = false;             // uninstallDrivers: remove the drivers when the extension is removed
   bool validate = true;                       // validate: check with libibverbs at the end
   std::optional<std::string> expect_link_layer;  // expectLinkLayer: infiniband (default), ethernet, any
+  std::optional<std::string> catalog_url;     // catalogUrl: the signed catalog channel, updated before planning
+  std::vector<std::string> catalog_keys;      // catalogKey: publishers' PEM public keys, trusted besides the built-in ones
 };
 
 // One row of the settings table (settings.cpp: the one place a setting is defined): its key, the type

@@ -26,6 +26,17 @@ constexpr const char* openibd_dropin_content =
     "# Written by ibdriver. `ibdriver uninstall` removes it.\n[Unit]\nAfter=systemd-udev-settle.service\n\n"
     "[Service]\nRestart=on-failure\n";
 
+// Azure/azhpc-images (components/setup_sku_customizations.sh, since c709a9b2) writes
+// openibd.service.d/10-nvidia-peermem.conf with `ExecStartPost=-/bin/sh -c 'if modinfo nvidia_peermem;
+// then modprobe nvidia-peermem && test -d /sys/module/nvidia_peermem; fi'`. The same without a shell:
+// "-" ignores a failure (no GPU driver yet) and -q keeps modprobe silent when the module does not exist;
+// a module that exists but fails to load is still logged in the unit's journal.
+constexpr const char* peermem_dropin_content =
+    "# Written by ibdriver for the NVIDIA ND GPU sizes. `ibdriver uninstall` removes it.\n"
+    "# After openibd has loaded the OFED stack, load nvidia-peermem (GPUDirect RDMA) where the GPU driver\n"
+    "# provides it, as Azure's HPC images do.\n"
+    "[Service]\nExecStartPost=-/sbin/modprobe -q nvidia-peermem\n";
+
 std::string modules_content(const NodeSettings& settings) {
   std::string content = "# Written by ibdriver: InfiniBand modules loaded at boot. `ibdriver uninstall` removes it.\n";
   if (settings.ipoib) content += "ib_ipoib\n";
@@ -59,6 +70,27 @@ bool openibd_present(const SystemRoot& root) {
   std::error_code error;
   return fs::exists(root.path("/lib/systemd/system/openibd.service"), error) ||
          fs::exists(root.path("/usr/lib/systemd/system/openibd.service"), error);
+}
+
+// The peermem drop-in present when wanted (recorded first), absent when not (uninstall's record of
+// its creation stays: removing an absent file is nothing).
+void configure_peermem(const SystemRoot& root, bool wanted, const std::function<void(const ConfigChange&)>& record) {
+  auto dropin = root.path(peermem_dropin);
+  auto current = read_file_if_exists(dropin, max_config_bytes);
+  if (!wanted) {
+    if (!current) return;
+    record({peermem_dropin, "edited", current});
+    std::error_code error;
+    fs::remove(dropin, error);
+    if (error) throw FileError(ExitCode::operation_failed, "cannot remove", dropin, error.value());
+    log::info(fmt::format("removed {}: this size does not load nvidia-peermem", peermem_dropin));
+    return;
+  }
+  if (current == std::string(peermem_dropin_content)) return;
+  create_parent_folders(root, peermem_dropin, record);
+  record({peermem_dropin, current ? "edited" : "created", current});
+  write_file_atomically(dropin, peermem_dropin_content, 0644);
+  log::info(fmt::format("wrote {}: nvidia-peermem loads after openibd where the GPU driver provides it", peermem_dropin));
 }
 
 }  // namespace
@@ -116,6 +148,7 @@ void configure_node(const SystemRoot& root, const NodeSettings& settings,
       write_file_atomically(dropin, openibd_dropin_content, 0644);
       log::info(fmt::format("wrote {}", openibd_dropin));
     }
+    configure_peermem(root, settings.nvidia_peermem, record);
     if (systemd_running(root) && run_process({"systemctl", "is-enabled", "--quiet", "openibd.service"}).exit_status != 0) {
       record({"openibd.service", "service-enabled", std::nullopt});
       auto result = run_process({"systemctl", "enable", "openibd.service"});
@@ -133,6 +166,10 @@ bool node_configured(const SystemRoot& root, const NodeSettings& settings) {
   if (openibd_present(root) &&
       read_file_if_exists(root.path(openibd_dropin), max_config_bytes) != std::string(openibd_dropin_content)) {
     return false;
+  }
+  if (openibd_present(root)) {
+    auto peermem = read_file_if_exists(root.path(peermem_dropin), max_config_bytes);
+    if (settings.nvidia_peermem ? peermem != std::string(peermem_dropin_content) : peermem.has_value()) return false;
   }
   for (const auto& edit : key_edits(settings)) {
     auto content = read_file_if_exists(root.path(edit.file), max_config_bytes);

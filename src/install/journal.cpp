@@ -70,7 +70,7 @@ void to_json(nlohmann::json& out, const JournalRecord& journal) {
          {"headers_packages", journal.headers_packages},
          {"replaced", replaced},
          {"profile", journal.profile},
-         {"node", {{"ipoib", journal.ipoib}}},
+         {"node", {{"ipoib", journal.ipoib}, {"nvidia_peermem", journal.nvidia_peermem}}},
          {"dkms_modules", modules},
          {"depmod_created", journal.depmod_created},
          {"build_trees", journal.build_trees},
@@ -139,6 +139,7 @@ JournalRecord Journal::parse(std::string_view text, const std::string& origin) {
       if (marker != std::string::npos) journal.bundle_dir = journal.bundle_dir.substr(marker);
     } else {
       journal.ipoib = json.at("node").at("ipoib").get<bool>();
+      journal.nvidia_peermem = json.at("node").value("nvidia_peermem", false);  // absent from older journals: never written
       for (const auto& module : json.at("dkms_modules")) {
         journal.dkms_modules.push_back({module.at("name").get<std::string>(), module.at("version").get<std::string>(),
                                         module.at("kernels").get<std::vector<std::string>>()});
@@ -178,8 +179,9 @@ void Journal::set_profile(const std::string& profile) {
   save();
 }
 
-void Journal::set_ipoib(bool ipoib) {
+void Journal::set_node(bool ipoib, bool nvidia_peermem) {
   record_.ipoib = ipoib;
+  record_.nvidia_peermem = nvidia_peermem;
   save();
 }
 

@@ -67,6 +67,7 @@ struct JournalRecord {
   std::vector<ReplacedPackage> replaced;       // upgraded in place by the bundle (uninstall restores them)
   std::string profile;
   bool ipoib = true;                           // the node settings the configure stage applied
+  bool nvidia_peermem = false;                 // (the openibd drop-in that loads nvidia-peermem)
   std::vector<JournaledModule> dkms_modules;   // in build order
   // Kernels that had no depmod index before DKMS ran for them (headers without the kernel's own
   // modules: a build host, a chroot): uninstall removes the index DKMS's depmod created there.
@@ -109,7 +110,7 @@ class Journal {
   const JournalRecord& record() const noexcept { return record_; }
 
   void set_profile(const std::string& profile);
-  void set_ipoib(bool ipoib);
+  void set_node(bool ipoib, bool nvidia_peermem);  // the node settings the configure stage applies
   void add_repository_files(const std::vector<std::string>& files);
   void add_packages(const std::vector<std::string>& packages);
   void add_headers_packages(const std::vector<std::string>& packages);

@@ -67,6 +67,7 @@ CatalogUpdateResult update_catalog(const SystemRoot& root, const CatalogUpdateOp
   }
   auto keys = catalog::built_in_catalog_keys();
   for (const auto& file : options.extra_keys) keys.push_back(catalog::read_trusted_key(file.string()));
+  keys.insert(keys.end(), options.extra_trusted.begin(), options.extra_trusted.end());
   if (options.ca_bundle) net::check_ca_file(*options.ca_bundle);
 
   const auto shown = text::redact_url(options.url);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog/signature.hpp"
 #include "core/system_root.hpp"
 
 namespace ibdriver::pipeline {
@@ -16,6 +17,7 @@ struct CatalogUpdateOptions {
   // is the same URL with ".sig" appended to the path (before any ?query).
   std::string url;
   std::vector<std::filesystem::path> extra_keys;  // publishers' public keys, trusted besides the built-in ones
+  std::vector<catalog::TrustedKey> extra_trusted; // the same given as PEM text (the extension's catalogKey)
   std::optional<std::filesystem::path> ca_bundle; // a private CA, trusted besides the system store
   std::chrono::milliseconds connect_timeout{20000};
   std::chrono::milliseconds total_timeout{120000};

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "catalog/catalog.hpp"
+#include "catalog/channel.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -13,7 +13,7 @@ namespace ibdriver::pipeline {
 
 namespace {
 
-catalog::Resolution resolve_for_os(const FetchOptions& options, const std::string& spec) {
+catalog::Resolution resolve_for_os(const SystemRoot& root, const FetchOptions& options, const std::string& spec) {
   auto colon = spec.find(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == spec.size()) {
     throw Error(ExitCode::usage, fmt::format("the OS \"{}\" is not ID:VERSION", text::printable(spec)),
@@ -24,13 +24,13 @@ catalog::Resolution resolve_for_os(const FetchOptions& options, const std::strin
   request.os_version = spec.substr(colon + 1);
   if (request.os_id == "almalinux" || request.os_id == "rocky" || request.os_id == "ol") request.os_id_like = {"rhel"};
   request.driver_version = options.plan.driver_version;
-  return catalog::resolve(catalog::load_catalog(options.plan.catalog_overlay), request);
+  return catalog::resolve(catalog::load_machine_catalog(root, options.plan.catalog_overlay), request);
 }
 
 }  // namespace
 
 catalog::Resolution choose_fetch_release(const SystemRoot& root, const FetchOptions& options) {
-  if (options.bundle) return {release_for_bundle(options), "the offline bundle's"};
+  if (options.bundle) return {release_for_bundle(root, options), "the offline bundle's"};
   if (options.plan.driver_url.has_value() != options.plan.sha256.has_value()) {
     throw Error(ExitCode::usage, "a bundle URL and its SHA-256 go together",
                 "a download is only accepted when its SHA-256 is known in advance", {{Knob::driver_url, {}}});
@@ -38,7 +38,7 @@ catalog::Resolution choose_fetch_release(const SystemRoot& root, const FetchOpti
   if (options.plan.driver_url) {
     return {catalog::pinned_release(*options.plan.driver_url, options.plan.sha256.value_or("")), "pinned by URL and SHA-256"};
   }
-  if (options.for_os) return resolve_for_os(options, *options.for_os);
+  if (options.for_os) return resolve_for_os(root, options, *options.for_os);
   auto plan = make_plan(root, options.plan);
   if (plan.exit_code != ExitCode::success || !plan.resolution) {
     throw Error(plan.exit_code == ExitCode::success ? ExitCode::os_not_supported : plan.exit_code, plan.failure,
@@ -50,14 +50,14 @@ catalog::Resolution choose_fetch_release(const SystemRoot& root, const FetchOpti
 std::filesystem::path default_cache_dir(const SystemRoot& root) { return root.path("/var/cache/ibdriver"); }
 
 // The release an offline bundle is: the catalog row with its file name, or the --sha256 given.
-catalog::DriverRelease release_for_bundle(const FetchOptions& options) {
+catalog::DriverRelease release_for_bundle(const SystemRoot& root, const FetchOptions& options) {
   auto name = options.bundle->filename().string();
   if (options.plan.sha256) {
     auto release = catalog::pinned_release("https://offline.invalid/" + name, *options.plan.sha256);
     release.origin = "offline bundle";
     return release;
   }
-  auto catalog = catalog::load_catalog(options.plan.catalog_overlay);
+  auto catalog = catalog::load_machine_catalog(root, options.plan.catalog_overlay);
   for (const auto& release : catalog.releases) {
     if (release.file_name() == name) return release;
   }

@@ -45,7 +45,8 @@ FetchStageResult run_fetch(const SystemRoot& root, const catalog::DriverRelease&
 
 std::filesystem::path default_cache_dir(const SystemRoot& root);
 
-// The release an offline bundle is: the catalog row with its file name, or the SHA-256 given.
-catalog::DriverRelease release_for_bundle(const FetchOptions& options);
+// The release an offline bundle is: the row with its file name in the machine's catalog (--catalog >
+// signed channel > built-in), or the SHA-256 given.
+catalog::DriverRelease release_for_bundle(const SystemRoot& root, const FetchOptions& options);
 
 }  // namespace ibdriver::pipeline

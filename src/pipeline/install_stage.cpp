@@ -114,7 +114,7 @@ void note_kernels_without_headers(const Plan& plan, const InstallOptions& option
 Plan plan_install(const SystemRoot& root, const InstallOptions& options) {
   auto plan_options = options.fetch.plan;
   if (options.fetch.bundle) {
-    auto release = release_for_bundle(options.fetch);
+    auto release = release_for_bundle(root, options.fetch);
     plan_options.driver_url = release.url;
     plan_options.sha256 = release.sha256;
     plan_options.driver_version.reset();

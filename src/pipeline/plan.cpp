@@ -105,14 +105,21 @@ platform::PlatformReport detect_with(const SystemRoot& root, const PlanOptions& 
 }
 }  // namespace
 
+install::NodeSettings node_settings(const Plan& plan, const PlanOptions& options) {
+  install::NodeSettings node;
+  node.ipoib = options.ipoib;
+  node.nvidia_peermem = plan.size_configuration && plan.size_configuration->nvidia_peermem;
+  return node;
+}
+
 platform::PlatformReport detect(const SystemRoot& root, const PlanOptions& options) {
   validate_usage(options);
-  return detect_with(root, options, catalog::load_catalog(options.catalog_overlay, catalog::stored_channel_catalog(root)));
+  return detect_with(root, options, catalog::load_machine_catalog(root, options.catalog_overlay));
 }
 
 Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
   validate_usage(options);
-  auto catalog = catalog::load_catalog(options.catalog_overlay, catalog::stored_channel_catalog(root));
+  auto catalog = catalog::load_machine_catalog(root, options.catalog_overlay);
   Plan plan;
   plan.notes = catalog.notes;
   plan.platform = detect_with(root, options, catalog);
@@ -165,6 +172,11 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
     }
   }
   plan.configuration = planned_configuration(root, options);
+  if (node_settings(plan, options).nvidia_peermem) {
+    std::error_code error;
+    plan.configuration.push_back({install::peermem_dropin, "load nvidia-peermem after openibd (where both are installed)",
+                                  std::filesystem::exists(root.path(install::peermem_dropin), error)});
+  }
 
   if (const auto* failure = plan.platform.first_failure()) {
     plan.exit_code = failure->failure_code;

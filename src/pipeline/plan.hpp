@@ -9,6 +9,7 @@
 #include "catalog/catalog.hpp"
 #include "catalog/resolver.hpp"
 #include "core/system_root.hpp"
+#include "install/configure.hpp"
 #include "platform/package_family.hpp"
 #include "platform/platform_report.hpp"
 
@@ -55,6 +56,10 @@ struct Plan {
 // also decides the os check: an identified OS without a driver release is exit 12. Throws only for
 // bad usage (an unreadable --catalog, a malformed --sha256: exit 1).
 Plan make_plan(const SystemRoot& root, const PlanOptions& options);
+
+// What the configure stage sets on this node: IPoIB as asked (--ipoib, the "ipoib" setting), and the
+// nvidia-peermem drop-in when IMDS named one of the NVIDIA ND GPU sizes (platform::size_configuration).
+install::NodeSettings node_settings(const Plan& plan, const PlanOptions& options);
 
 // The platform report with the catalog's verdict folded into its os check (what `detect` prints).
 platform::PlatformReport detect(const SystemRoot& root, const PlanOptions& options);

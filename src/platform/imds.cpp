@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
@@ -90,18 +91,29 @@ VmIdentity query_imds(const ImdsOptions& options) {
 
   auto shown_url = text::redact_url(request.url);
   std::function<void(std::chrono::milliseconds)> sleep = options.sleep;
-  if (!sleep) sleep = [](std::chrono::milliseconds wait) { std::this_thread::sleep_for(wait); };
+  if (!sleep) {
+    // In slices: the extension's `disable` (SIGTERM) must not wait out a busy IMDS's whole budget.
+    sleep = [](std::chrono::milliseconds wait) {
+      constexpr std::chrono::milliseconds slice{100};
+      for (auto left = wait; left.count() > 0; left -= slice) {
+        throw_if_cancelled("waiting for IMDS");
+        std::this_thread::sleep_for(std::min(left, slice));
+      }
+      throw_if_cancelled("waiting for IMDS");
+    };
+  }
   std::minstd_rand jitter(std::random_device{}());
   auto backoff = std::max(options.first_backoff, std::chrono::milliseconds(1));
   std::chrono::milliseconds waited{0};
   const auto started = std::chrono::steady_clock::now();
   std::string last_failure;
   int transport_failures = 0;
+  bool busy = false;
   const int attempts = std::max(1, options.attempts);
   for (int request_number = 1;; ++request_number) {
     auto result = net::small_get(request);
     bool retryable = false;
-    bool busy = false;
+    busy = false;
     if (!result.transport_ok()) {
       if (result.body_too_large) {
         last_failure = fmt::format("IMDS at {} answered more than {} bytes", shown_url, request.max_body_bytes);
@@ -121,14 +133,18 @@ VmIdentity query_imds(const ImdsOptions& options) {
     // The budget counts both the real time spent in requests and the waits (which tests may skip).
     auto elapsed = std::max(waited, std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
     if (busy && elapsed + wait > options.busy_budget) {
-      last_failure += fmt::format(" on every request for {} s ({} requests)", (elapsed.count() + 999) / 1000, request_number);
+      if (request_number > 1) {
+        last_failure += fmt::format(" on every request for {} s ({} requests)", (elapsed.count() + 999) / 1000, request_number);
+      }
       break;
     }
     log::debug(fmt::format("{} (request {}); asking again in {} ms", last_failure, request_number, wait.count()));
+    if (options.on_wait) options.on_wait(last_failure, wait);
     sleep(wait);
     waited += wait;
     backoff = std::min(backoff * 2, options.max_backoff);
   }
+  if (busy) throw ImdsBusy(ExitCode::vm_size_not_supported, last_failure, imds_hint, imds_remedies());
   throw Error(ExitCode::vm_size_not_supported, last_failure, imds_hint, imds_remedies());
 }
 

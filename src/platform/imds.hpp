@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/error.hpp"
+
 namespace ibdriver::platform {
 
 constexpr std::string_view default_imds_url =
@@ -25,6 +27,16 @@ struct ImdsOptions {
   std::chrono::milliseconds busy_budget{80000};
   // How a wait is spent (tests may record it instead); std::this_thread::sleep_for by default.
   std::function<void(std::chrono::milliseconds)> sleep;
+  // Told before each wait: what the last request got ("IMDS at URL answered HTTP 410") and how long
+  // until the next one. The extension's worker shows it in its status while IMDS is not ready.
+  std::function<void(const std::string& last_failure, std::chrono::milliseconds wait)> on_wait;
+};
+
+// IMDS answered 410, 429 or 5xx on every request until the busy budget ran out (exit 13): it is there
+// but not ready, so a longer wait may pass where a refused connection or a 404 would not.
+class ImdsBusy : public Error {
+ public:
+  using Error::Error;
 };
 
 // What IMDS says about this VM (instance/compute).
@@ -48,8 +60,9 @@ VmIdentity parse_imds_compute(std::string_view json, std::string_view url);
 
 // Queries IMDS with header "Metadata: true", never through a proxy, with a short connect timeout.
 // Transport failures are retried options.attempts times; 410, 429 and 5xx answers until
-// options.busy_budget has passed. Throws Error (vm_size_not_supported) when IMDS is unreachable,
-// answers an error status, or says nothing usable: the message says which.
+// options.busy_budget has passed (0: one busy answer ends it). Throws ImdsBusy when the budget ran out
+// on busy answers, Error (vm_size_not_supported) when IMDS is unreachable, answers another error
+// status, or says nothing usable: the message says which.
 VmIdentity query_imds(const ImdsOptions& options);
 
 }  // namespace ibdriver::platform

@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -135,7 +136,11 @@ PlatformReport detect_platform(const SystemRoot& root, const DetectOptions& opti
         fail(size_check, fmt::format("{}: not an SR-IOV InfiniBand size", report.vm_size->reason),
              "resize to an H- or N-series 'r' size (e.g. Standard_HB120rs_v3)", {{Knob::skip_vm_size_check, {}}});
       }
+    } catch (const ImdsBusy& error) {
+      fail(size_check, error.what(), error.hint(), error.remedies());
+      size_check.transient = size_check.state == CheckState::failed;
     } catch (const Error& error) {
+      if (cancel_requested()) throw;  // stopped (the extension's disable), not an answer about the size
       fail(size_check, error.what(), error.hint(), error.remedies());
     }
   }

@@ -29,6 +29,9 @@ struct Check {
   std::string message;
   std::string hint;
   Remedies remedies;  // the knobs that would get past it (a skip, a test IMDS)
+  // Failed on something a longer wait may pass: IMDS answering 410/429/5xx (ImdsBusy) within the
+  // budget it was given.
+  bool transient = false;
 };
 
 struct DetectOptions {

@@ -1,5 +1,6 @@
 // `ibdriver catalog update|show` from the command line, against the real HTTPS test server and its CA.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/files.hpp"
@@ -129,4 +130,37 @@ TEST_CASE("catalog update refuses what a user gave wrong with exit 1", "[cli][ch
                                        publisher.signer.public_key().string()});
   CHECK(untrusted.exit_status == 14);
   CHECK_FALSE(std::filesystem::exists(node.store()));
+}
+
+TEST_CASE("fetch --os and fetch --bundle resolve against the stored signed channel, as plan does", "[cli][channel][fetch]") {
+  Node node;
+  Publisher publisher;
+  const std::string name = "MLNX_OFED_LINUX-24.10-1.1.4.0-debian12-x86_64.tgz";
+  auto sha256 = publisher.server.add_file(name, 64 * 1024);
+  // A channel row that only the channel has (no built-in row serves Debian 12), served by the test server.
+  auto row = fmt::format(R"({{"kind": "mofed-tgz", "version": "24.10-1.1.4.0", "os": {{"id": "debian", "version": "12"}},
+    "label": "debian12", "url": "{}", "sha256": "{}", "min_generation": "connectx-4"}})",
+                         publisher.server.url("files", name), sha256);
+  auto stored = update(node, publisher, publisher.publish("catalog.json", test::channel_document(3, row)));
+  INFO(stored.err);
+  REQUIRE(stored.exit_status == 0);
+
+  auto for_os = test::run_ibdriver({"--root", node.root(), "fetch", "--os", "debian:12", "--ca-bundle",
+                                    publisher.server.ca_file().string(), "--json"});
+  INFO(for_os.err);
+  CHECK(for_os.exit_status == 0);
+  if (for_os.exit_status == 0) CHECK(nlohmann::json::parse(for_os.out)["sha256"] == sha256);
+
+  auto bundle = test::run_ibdriver({"--root", node.root(), "fetch", "--bundle", publisher.server.file(name).string(), "--json"});
+  INFO(bundle.err);
+  CHECK(bundle.exit_status == 0);
+  if (bundle.exit_status == 0) CHECK(nlohmann::json::parse(bundle.out)["sha256"] == sha256);
+
+  // A --catalog file still comes first: its row for the same file wins over the channel's.
+  write_file_atomically(node.dir.path() / "overlay.json",
+                        fmt::format(R"({{"schema": 1, "releases": [{}]}})", test::release_row(name, std::string(64, 'f'))));
+  auto overlaid = test::run_ibdriver({"--root", node.root(), "fetch", "--bundle", publisher.server.file(name).string(),
+                                      "--catalog", (node.dir.path() / "overlay.json").string()});
+  CHECK(overlaid.exit_status == 14);
+  CHECK_THAT(overlaid.err, Catch::Contains(std::string(64, 'f')));
 }

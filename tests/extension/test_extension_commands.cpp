@@ -16,7 +16,9 @@
 #include "core/files.hpp"
 #include "core/unique_fd.hpp"
 #include "support/azure_agent.hpp"
+#include "support/catalog_signer.hpp"
 #include "support/fake_machine.hpp"
+#include "support/https_server.hpp"
 #include "support/imds_server.hpp"
 #include "support/temp_dir.hpp"
 
@@ -372,4 +374,104 @@ TEST_CASE("no command writes config/HandlerState (the agent's file)", "[extensio
   for (const auto& entry : fs::directory_iterator(vm.agent.folder() / "config")) {
     CHECK(entry.path().filename() == "0.settings");
   }
+}
+
+namespace {
+// The substatus named `name` (null when absent).
+nlohmann::json substatus(const nlohmann::json& status, const std::string& name) {
+  for (const auto& item : body(status)["substatus"]) {
+    if (item["name"] == name) return item;
+  }
+  return nullptr;
+}
+std::string message_of(const nlohmann::json& item) { return item.is_null() ? std::string() : item["formattedMessage"]["message"].get<std::string>(); }
+}  // namespace
+
+// Issue 16 case 3: IMDS answers 410 early in boot. enable asks once and returns; the worker waits.
+TEST_CASE("enable does not wait on an IMDS that answers 410: it starts the worker and returns", "[extension][issue16]") {
+  ExtensionVm vm("hb120rs_v3", "ubuntu22.04", {"--vm-size", "Standard_HB120rs_v3", "--fail-first", "100000", "--fail-status", "410"});
+  auto enabled = vm.run("enable");
+  CHECK_FALSE(enabled.timed_out);  // the agent's deadline here is 30 s; IMDS's whole wait is 80 s
+  CHECK(enabled.exit_status == 0);
+  REQUIRE(wait_until([&] { return vm.worker_running(); }, std::chrono::seconds(10)));
+  auto status = vm.status();
+  INFO(status.dump(2));
+  CHECK(body(status)["status"] == "transitioning");
+  auto detect = substatus(status, "detect");
+  CHECK(detect["status"] == "transitioning");
+  CHECK_THAT(message_of(detect), Catch::Contains("HTTP 410") && Catch::Contains("the worker asks again"));
+  // The worker is the one waiting, and says so.
+  REQUIRE(wait_until([&] { return vm.log().find("waiting for IMDS: IMDS at") != std::string::npos; }, std::chrono::seconds(20)));
+  CHECK(vm.run("disable").exit_status == 0);
+  CHECK_FALSE(vm.worker_running());
+}
+
+TEST_CASE("the worker reports the wait for IMDS in its status, then the outcome", "[extension][issue16]") {
+  // 410 to enable's one request and the worker's first three, then the document.
+  ExtensionVm vm("hb120rs_v3", "ubuntu22.04", {"--vm-size", "Standard_HB120rs_v3", "--fail-first", "4", "--fail-status", "410"});
+  CHECK(vm.run("enable").exit_status == 0);
+  auto status = vm.agent.wait_for_final_status(0, std::chrono::seconds(90));
+  INFO(status.dump(2));
+  INFO(vm.log());
+  CHECK(test::status_shape_problems(status).empty());
+  // Past the wait: the platform checks passed (the fake root then stops the install, exit 1).
+  CHECK(substatus(status, "detect")["status"] == "success");
+  CHECK(body(status)["code"] == 1);
+  auto log = vm.log();
+  CHECK_THAT(log, Catch::Contains("the worker asks again"));                    // enable, once
+  CHECK_THAT(log, Catch::Contains("waiting for IMDS: IMDS at") && Catch::Contains("answered HTTP 410; asking again in"));  // the worker
+}
+
+namespace {
+// A publisher of a signed channel on the HTTPS test server, and a node the extension runs on.
+struct ChannelPublisher {
+  test::HttpsServer server;
+  test::CatalogSigner signer;
+  std::string publish(const std::string& name, const std::string& document) {
+    signer.sign(server.file(name), document);
+    return server.url("files", name);
+  }
+  std::string public_key() const { return read_file(signer.public_key(), 64 * 1024); }
+};
+const std::string debian_bundle = "MLNX_OFED_LINUX-24.10-1.1.4.0-debian12-x86_64.tgz";
+}  // namespace
+
+TEST_CASE("catalogUrl: the worker updates the signed channel before it plans, and uses its rows", "[extension][issue16]") {
+  ChannelPublisher publisher;
+  ExtensionVm vm("hb120rs_v3", "debian12");  // no built-in row for Debian 12: only the channel serves it
+  vm.environment.push_back("IBDRIVER_CA_BUNDLE=" + publisher.server.ca_file().string());
+  auto url = publisher.publish("catalog.json", test::channel_document(3, test::release_row(debian_bundle, std::string(64, 'b'))));
+  vm.agent.write_settings(0, {{"catalogUrl", url}, {"catalogKey", publisher.public_key()}});
+  auto enabled = vm.run("enable");
+  INFO(enabled.err);
+  CHECK(enabled.exit_status == 0);
+  auto status = vm.agent.wait_for_final_status(0, std::chrono::seconds(60));
+  INFO(status.dump(2));
+  CHECK(test::status_shape_problems(status).empty());
+  // The resolve substatus names the release from the channel and the update that brought it.
+  CHECK(substatus(status, "resolve")["status"] == "success");
+  CHECK_THAT(message_of(substatus(status, "resolve")), Catch::Contains(debian_bundle) && Catch::Contains("stored catalog serial 3"));
+  CHECK(fs::exists(vm.dir.path() / "var/lib/ibdriver/catalog/channel.json"));
+  CHECK(body(status)["code"] == 1);  // the fake root stops the install after the plan
+}
+
+TEST_CASE("catalogUrl: a failed update is a warning with the catalog error, and the built-in rows serve", "[extension][issue16]") {
+  ChannelPublisher publisher;
+  ExtensionVm vm("hb120rs_v3", "ubuntu22.04");
+  vm.environment.push_back("IBDRIVER_CA_BUNDLE=" + publisher.server.ca_file().string());
+  // Published without its signature: the update is refused (exit 14), nothing is stored.
+  write_file_atomically(publisher.server.file("unsigned.json"), test::channel_document(4, test::release_row(debian_bundle, std::string(64, 'b'))));
+  vm.agent.write_settings(0, {{"catalogUrl", publisher.server.url("files", "unsigned.json")}, {"catalogKey", publisher.public_key()}});
+  CHECK(vm.run("enable").exit_status == 0);
+  auto status = vm.agent.wait_for_final_status(0, std::chrono::seconds(60));
+  INFO(status.dump(2));
+  CHECK(test::status_shape_problems(status).empty());
+  // resolve went on with the built-in Ubuntu 22.04 row, and stays a warning with the catalog error.
+  auto resolve = substatus(status, "resolve");
+  CHECK(resolve["status"] == "warning");
+  CHECK(resolve["code"] == 14);
+  CHECK_THAT(message_of(resolve), Catch::Contains("; the catalog update failed (exit 14)") && Catch::Contains("HTTP 404") &&
+                                      Catch::Contains("going on with the built-in catalog"));
+  CHECK_FALSE(fs::exists(vm.dir.path() / "var/lib/ibdriver/catalog/channel.json"));
+  CHECK(body(status)["code"] == 1);  // the fake root, not the catalog, stops it
 }

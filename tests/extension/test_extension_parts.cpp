@@ -111,6 +111,19 @@ TEST_CASE("settings: every documented key, strictly typed", "[extension]") {
   CHECK(code_of([] { parse_extension_settings({{"profile", ""}}, nullptr); }) == ExitCode::usage);
 }
 
+TEST_CASE("settings: catalogUrl is https:// or file://, catalogKey a PEM public key", "[extension][issue16]") {
+  auto settings = parse_extension_settings({{"catalogUrl", "https://catalog.example/ibdriver/catalog.json"}}, nullptr);
+  CHECK(settings.catalog_url == "https://catalog.example/ibdriver/catalog.json");
+  CHECK(settings.catalog_keys.empty());
+  // Checked before anything is fetched: a plain-HTTP catalog is a settings error (exit 1).
+  CHECK(code_of([] { parse_extension_settings({{"catalogUrl", "http://catalog.example/c.json"}}, nullptr); }) == ExitCode::usage);
+  CHECK_THAT(message_of([] { parse_extension_settings({{"catalogUrl", "http://catalog.example/c.json"}}, nullptr); }),
+             Catch::Contains("\"catalogUrl\" must be an https:// URL"));
+  CHECK_THAT(message_of([] { parse_extension_settings({{"catalogKey", "not a key"}}, nullptr); }),
+             Catch::Contains("\"catalogKey\" is not usable") && Catch::Contains("no PEM public key"));
+  CHECK(setting_for(Remedy{Knob::catalog_url, "https://c.example/c.json"}) == "set \"catalogUrl\": \"https://c.example/c.json\"");
+}
+
 TEST_CASE("the settings file: shapes the agent writes and broken ones", "[extension]") {
   CHECK(parse_runtime_settings("", "0.settings").public_settings.empty());
   CHECK(parse_runtime_settings(R"({"runtimeSettings": []})", "0.settings").protected_settings.empty());

@@ -184,3 +184,39 @@ TEST_CASE("the IMDS request URL", "[imds]") {
         "http://h/metadata/instance/compute?api-version=2023-07-01");
   CHECK(imds_request_url("http://h?format=json") == "http://h/metadata/instance/compute?format=json&api-version=2021-02-01");
 }
+
+// The extension's enable asks once (busy_budget 0) and leaves the wait to its worker: a busy IMDS must
+// be told from one that answered for good.
+TEST_CASE("a busy IMDS is ImdsBusy, told before each wait; a 404 is not", "[imds][issue16]") {
+  test::TempDir dir;
+  auto log = dir.path() / "requests.log";
+  test::ImdsServer busy({"--fail-first", "1000", "--fail-status", "410", "--log", log.string()});
+  auto options = quick(busy.url());
+  options.busy_budget = 0ms;
+  options.on_wait = [](const std::string&, std::chrono::milliseconds) { FAIL("no wait with a budget of 0"); };
+  CHECK_THROWS_AS(platform::query_imds(options), platform::ImdsBusy);
+  CHECK(lines_in(log) == 1);
+  CHECK_THAT(imds_failure(options), Catch::EndsWith("answered HTTP 410"));
+
+  std::vector<std::string> told;
+  options.busy_budget = 300ms;
+  options.on_wait = [&](const std::string& failure, std::chrono::milliseconds wait) {
+    CHECK(wait > 0ms);
+    told.push_back(failure);
+  };
+  CHECK_THROWS_AS(platform::query_imds(options), platform::ImdsBusy);
+  REQUIRE_FALSE(told.empty());
+  CHECK_THAT(told.front(), Catch::Contains("answered HTTP 410"));
+
+  test::ImdsServer missing({"--mode", "404"});
+  auto gone = quick(missing.url());
+  gone.busy_budget = 0ms;
+  try {
+    platform::query_imds(gone);
+    FAIL("expected exit 13");
+  } catch (const platform::ImdsBusy&) {
+    FAIL("a 404 is an answer, not a busy IMDS");
+  } catch (const Error& error) {
+    CHECK(error.code() == ExitCode::vm_size_not_supported);
+  }
+}

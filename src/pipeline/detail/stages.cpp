@@ -351,7 +351,7 @@ class ConfigureStage : public Stage {
   StageName name() const override { return StageName::configure; }
   std::vector<std::string> check(const StageContext& context) const override {
     auto missing = not_done(context, name());
-    if (!install::node_configured(context.root, {context.journal.record().ipoib})) missing.push_back("the node configuration changed");
+    if (!install::node_configured(context.root, journaled_node(context))) missing.push_back("the node configuration changed");
     if (!install::boot_unit_installed(context.root)) {
       missing.push_back(fmt::format("the boot-time repair ({}) is not enabled", install::boot_unit_name));
     }
@@ -363,8 +363,9 @@ class ConfigureStage : public Stage {
   }
   std::string run(StageContext& context) override {
     auto record = [&](const install::ConfigChange& change) { context.journal.add_config_change(change); };
-    context.journal.set_ipoib(context.options->fetch.plan.ipoib);
-    install::configure_node(context.root, {context.journal.record().ipoib}, record);
+    auto node = node_settings(*context.plan, context.options->fetch.plan);
+    context.journal.set_node(node.ipoib, node.nvidia_peermem);
+    install::configure_node(context.root, node, record);
     install::install_boot_unit(context.root, record);
     // DKMS's autoinstall builds by name on a new kernel: NVIDIA's ULPs before the core, and fail.
     auto modules = module_names(context);
@@ -374,6 +375,9 @@ class ConfigureStage : public Stage {
   void undo(StageContext& context) override { install::restore_configuration(context.root, context.journal.record().configuration); }
 
  private:
+  static install::NodeSettings journaled_node(const StageContext& context) {
+    return {context.journal.record().ipoib, context.journal.record().nvidia_peermem};
+  }
   // The journal's modules, in build order (as journaled).
   static std::vector<std::string> module_names(const StageContext& context) {
     std::vector<std::string> names;
