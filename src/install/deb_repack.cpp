@@ -1,6 +1,9 @@
 #include "install/deb_repack.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <system_error>
 #include <string>
@@ -8,7 +11,6 @@
 
 #include <fmt/format.h>
 
-#include "archive/archive_writer.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
@@ -60,6 +62,30 @@ std::string dpkg_query(const SystemRoot& root, const std::vector<std::string>& a
   return result.out;
 }
 
+// One installed path into the staging tree as it is on the disk, not following a symbolic link: a
+// folder, a link or a file with its mode and owner. False when the path is gone (or is another kind).
+bool copy_entry(const fs::path& source, const fs::path& target) {
+  struct stat info {};
+  if (::lstat(source.c_str(), &info) != 0) return false;
+  std::error_code error;
+  fs::create_directories(target.parent_path(), error);
+  if (S_ISDIR(info.st_mode)) {
+    fs::create_directory(target, error);
+  } else if (S_ISLNK(info.st_mode)) {
+    fs::create_symlink(fs::read_symlink(source, error), target, error);
+  } else if (S_ISREG(info.st_mode)) {
+    fs::copy_file(source, target, fs::copy_options::overwrite_existing, error);
+  } else {
+    return false;
+  }
+  if (error) throw SystemError(ExitCode::operation_failed, fmt::format("copying {} to repack it", source.string()), error.value());
+  if (::lchown(target.c_str(), info.st_uid, info.st_gid) != 0 ||
+      (!S_ISLNK(info.st_mode) && ::chmod(target.c_str(), info.st_mode & 07777) != 0)) {
+    throw SystemError(ExitCode::operation_failed, fmt::format("setting the owner and mode of {} to repack it", target.string()), errno);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string control_from_status(std::string_view stanza) {
@@ -101,50 +127,48 @@ fs::path repack_installed_package(const SystemRoot& root, const std::string& nam
   fs::create_directories(staging.path, error);
   if (error) throw SystemError(ExitCode::operation_failed, fmt::format("creating {}", staging.path.string()), error.value());
 
-  // control.tar.gz: control, then what dpkg kept of the package's control members.
+  // The package's tree as dpkg-deb builds it: DEBIAN/ with control and what dpkg kept of the package's
+  // control members, then every path the package installed, as it is now (owners and modes kept).
+  auto tree = staging.path / "tree";
+  fs::create_directories(tree / "DEBIAN", error);
+  fs::permissions(tree / "DEBIAN", fs::perms(0755), error);
+  write_file_atomically(tree / "DEBIAN/control", control, 0644);
   auto info = root.path("/var/lib/dpkg/info");
-  {
-    archive::ArchiveWriter members(staging.path / "control.tar.gz", archive::WriteFormat::tar_gzip);
-    members.add_file("./control", control, 0644, 0);
-    for (auto member : control_members) {
-      for (const auto& stem : {qualified, name}) {
-        auto file = info / fmt::format("{}.{}", stem, member);
-        if (!fs::exists(file, error)) continue;
-        struct stat details {};
-        mode_t mode = ::stat(file.c_str(), &details) == 0 ? (details.st_mode & 0777) : 0644;
-        members.add_file(fmt::format("./{}", member), read_file_if_exists(file, max_info_bytes).value_or(""), mode, 0);
-        break;
-      }
+  for (auto member : control_members) {
+    for (const auto& stem : {qualified, name}) {
+      auto file = info / fmt::format("{}.{}", stem, member);
+      if (!fs::exists(file, error)) continue;
+      struct stat details {};
+      unsigned mode = ::stat(file.c_str(), &details) == 0 ? (details.st_mode & 0755) : 0644;
+      write_file_atomically(tree / "DEBIAN" / std::string(member), read_file_if_exists(file, max_info_bytes).value_or(""), mode);
+      break;
     }
-    members.finish();
   }
-  // data.tar.gz: every path the package installed, as it is now.
-  {
-    archive::ArchiveWriter data(staging.path / "data.tar.gz", archive::WriteFormat::tar_gzip);
-    data.add_from_disk("./", root.path("/"));
-    const auto listed = dpkg_query(root, {"-L"}, qualified);  // split() views into it: it must outlive the loop
-    for (auto line : text::split(listed, '\n')) {
-      if (line.empty() || line.front() != '/' || line == "/.") continue;  // also skips "diverted by" notes
-      auto path = std::string(line);
-      auto on_disk = root.path(path);
-      if (!fs::exists(fs::symlink_status(on_disk, error))) {
-        log::warning(fmt::format("{} lists {}, which is gone: the repacked {} leaves it out", name, path, target.filename().string()));
-        continue;
-      }
-      data.add_from_disk("." + path, on_disk);
+  const auto listed = dpkg_query(root, {"-L"}, qualified);  // split() views into it: it must outlive the loop
+  for (auto line : text::split(listed, '\n')) {
+    if (line.empty() || line.front() != '/' || line == "/.") continue;  // also skips "diverted by" notes
+    auto path = std::string(line);
+    if (!copy_entry(root.path(path), tree / path.substr(1))) {
+      log::warning(fmt::format("{} lists {}, which is gone: the repacked {} leaves it out", name, path, target.filename().string()));
     }
-    data.finish();
   }
-  {
-    auto partial = staging.path / target.filename();
-    archive::ArchiveWriter deb(partial, archive::WriteFormat::ar);
-    deb.add_file("debian-binary", "2.0\n", 0644, 0);
-    deb.add_from_disk("control.tar.gz", staging.path / "control.tar.gz");
-    deb.add_from_disk("data.tar.gz", staging.path / "data.tar.gz");
-    deb.finish();
-    fs::rename(partial, target, error);
-    if (error) throw SystemError(ExitCode::operation_failed, fmt::format("moving the repacked {} to {}", name, target.string()), error.value());
+  // A conffile the admin deleted is left out of the list too (dpkg-deb refuses one the tree lacks).
+  if (auto conffiles = read_file_if_exists(tree / "DEBIAN/conffiles", max_info_bytes)) {
+    std::string kept;
+    for (auto line : text::split(*conffiles, '\n')) {
+      auto path = std::string(text::trim(line));
+      if (!path.empty() && fs::exists(fs::symlink_status(tree / path.substr(path.find('/') + 1), error))) kept += path + "\n";
+    }
+    write_file_atomically(tree / "DEBIAN/conffiles", kept, 0644);
   }
+  auto partial = staging.path / target.filename();
+  std::vector<std::string> argv{"dpkg-deb", "--build", "-Zgzip", tree.string(), partial.string()};
+  auto built = run_process(argv);
+  if (!built.succeeded()) {
+    throw Error(ExitCode::operation_failed, fmt::format("cannot repack {}: {} {}: {}", name, format_command(argv), built.describe_end(), built.tail(4)));
+  }
+  fs::rename(partial, target, error);
+  if (error) throw SystemError(ExitCode::operation_failed, fmt::format("moving the repacked {} to {}", name, target.string()), error.value());
   log::info(fmt::format("kept {} {} as {} (repacked from the installed files)", name, version, target.string()));
   return target;
 }

@@ -17,8 +17,9 @@ std::string control_from_status(std::string_view stanza);
 // status stanza as `control`, its maintainer scripts, conffiles, md5sums, shlibs, symbols, triggers,
 // templates and config from <root>/var/lib/dpkg/info/<package>[:<arch>].*, and its files as they are
 // on the disk now (`dpkg-query -L`; folders, symbolic links and files with their modes and owners; a
-// file the list names but the disk no longer has is left out with a warning). Written as
-// FOLDER/<name>_<version, ':' as %3a>_<arch>.deb (deb(5): debian-binary, control.tar.gz, data.tar.gz).
+// file the list names but the disk no longer has is left out with a warning), copied into a
+// staging tree that dpkg-deb --build makes FOLDER/<name>_<version, ':' as %3a>_<arch>.deb (dpkg-deb, as
+// dpkg-repack uses it: the portable binary links no libarchive writer).
 // For uninstall: the version a bundle upgrades in place can be put back on a machine whose apt cache
 // was cleaned (cloud images are) and whose archive no longer has it or cannot be reached.
 // Throws Error (operation_failed) naming the package when dpkg does not know it or a file cannot be read.
