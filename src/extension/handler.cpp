@@ -7,12 +7,14 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
 #include "catalog/channel.hpp"
 #include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/log.hpp"
+#include "core/process.hpp"
 #include "core/run_lock.hpp"
 #include "core/text.hpp"
 #include "core/version.hpp"
@@ -490,6 +492,61 @@ ExitCode run_operation(Operation operation, const HandlerOptions& options) {
   return ExitCode::usage;
 }
 
+namespace {
+
+// rebootIfRequired: the reboot the worker made for one sequence number, and the boot it was asked
+// from. Kept outside the extension's folder, which an update replaces.
+constexpr const char* reboot_record_file = "/var/lib/ibdriver/extension-reboot.json";
+
+struct RebootRecord {
+  int sequence = -1;
+  std::string boot_id;
+};
+
+std::optional<RebootRecord> read_reboot_record(const SystemRoot& root) {
+  auto text = read_file_if_exists(root.path(reboot_record_file), 4096);
+  if (!text) return std::nullopt;
+  auto json = nlohmann::json::parse(*text, nullptr, false);
+  if (!json.is_object() || !json.contains("sequence") || !json["sequence"].is_number_integer() || !json.contains("boot_id") ||
+      !json["boot_id"].is_string()) {
+    log::warning(fmt::format("{} is not a reboot record: ignored", reboot_record_file));
+    return std::nullopt;
+  }
+  return RebootRecord{json["sequence"].get<int>(), json["boot_id"].get<std::string>()};
+}
+
+void write_reboot_record(const SystemRoot& root, const RebootRecord& record) {
+  auto file = root.path(reboot_record_file);
+  std::error_code error;
+  fs::create_directories(file.parent_path(), error);
+  write_file_atomically(file, nlohmann::json{{"sequence", record.sequence}, {"boot_id", record.boot_id}}.dump() + "\n", 0644);
+}
+
+// The kernel's id of this boot (a new one after every reboot); "" when it cannot be read.
+std::string boot_id(const SystemRoot& root) {
+  return std::string(text::trim(read_file_if_exists(root.path("/proc/sys/kernel/random/boot_id"), 128).value_or("")));
+}
+
+// systemd's reboot (the worker may itself be a transient unit), else shutdown(8). Never on a root that
+// is not "/" (a test's fake root): that is logged instead.
+void request_reboot(const SystemRoot& root) {
+  if (!root.is_host_root()) {
+    log::info(fmt::format("not rebooting: the system root is {}, not /", root.root().string()));
+    return;
+  }
+  std::vector<std::string> argv = systemd_runs(root) ? std::vector<std::string>{"systemctl", "reboot"}
+                                                     : std::vector<std::string>{"shutdown", "-r", "now"};
+  ProcessOptions process;
+  process.time_limit = std::chrono::seconds(60);
+  auto result = run_process(argv, process);
+  if (!result.succeeded()) {
+    throw Error(ExitCode::operation_failed, fmt::format("{} {}: {}", format_command(argv), result.describe_end(), result.tail(3)),
+                "reboot the machine to load the installed driver");
+  }
+}
+
+}  // namespace
+
 ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<int> lock_fd) {
   std::signal(SIGTERM, on_terminate);
   std::signal(SIGINT, on_terminate);
@@ -536,6 +593,47 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
     auto message = result.nothing_to_do
                        ? fmt::format("{} was already installed and healthy", result.journal->release_file)
                        : fmt::format("installed {} ({}) in {:.0f} s", result.journal->release_file, fmt::join(result.stages, ", "), result.seconds);
+    auto record = read_reboot_record(options.root);
+    bool rebooted_for_this = record && record->sequence == sequence;
+    auto boot = boot_id(options.root);
+    if (rebooted_for_this && record->boot_id == boot) {
+      // This boot is the one the reboot was asked from (it has not happened yet): nothing more to do now.
+      message = fmt::format("{}; waiting for the reboot asked for settings {} (rebootIfRequired)", message, sequence);
+      log::info(message);
+      status.write(StatusState::transitioning, 0, message);
+      return ExitCode::success;
+    }
+    bool reboot_required = result.reboot_required || (result.nothing_to_do && pipeline::installation_status(options.root).reboot_required);
+    if (reboot_required) {
+      if (rebooted_for_this) {
+        throw Error(ExitCode::operation_failed,
+                    fmt::format("{}, but the installed driver still does not run after the reboot made for settings {} (boot {}): "
+                                "not rebooting twice for one sequence number",
+                                message, sequence, record->boot_id),
+                    "see `ibdriver status` and `dmesg`: the running kernel may have no build of the driver");
+      }
+      if (!settings.reboot_if_required) {
+        message += settings.validate ? "; reboot required: the installed driver runs after a reboot (validation deferred until then; "
+                                       "rebootIfRequired: true reboots by itself)"
+                                     : "; reboot required: the installed driver runs after a reboot (rebootIfRequired: true reboots by itself)";
+        write_file_atomically(mrseq_file(context), fmt::format("{}\n", sequence));
+        log::info(message);
+        status.write(StatusState::success, 0, message);
+        return ExitCode::success;
+      }
+      // Recorded before the reboot: the enable after it validates, and never reboots again for this sequence.
+      write_reboot_record(options.root, {sequence, boot});
+      message += "; rebooting now to load the installed driver (rebootIfRequired); the enable after the reboot validates it";
+      log::info(message);
+      status.write(StatusState::transitioning, 0, message);
+      request_reboot(options.root);
+      return ExitCode::success;
+    }
+    if (rebooted_for_this) {
+      auto validated = settings.validate ? pipeline::validate_running_driver(options.root, install.validation)
+                                         : std::string("validation skipped (\"validate\": false)");
+      message = fmt::format("{}; after the reboot for settings {}: {}", message, sequence, validated);
+    }
     write_file_atomically(mrseq_file(context), fmt::format("{}\n", sequence));
     log::info(message);
     status.write(StatusState::success, 0, message);

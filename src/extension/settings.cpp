@@ -82,6 +82,8 @@ const std::vector<SettingSpec>& table() {
        [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.uninstall_drivers = bool_value(k, v); }},
       {"validate", "bool", Knob::skip_validation, "set \"validate\": false", "",
        [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.validate = bool_value(k, v); }},
+      {"rebootIfRequired", "bool", std::nullopt, "", "",
+       [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) { s.reboot_if_required = bool_value(k, v); }},
       {"expectLinkLayer", "\"infiniband\", \"ethernet\" or \"any\"", Knob::expect_link_layer, "set \"expectLinkLayer\": \"{}\"", "any",
        [](ExtensionSettings& s, const std::string& k, const nlohmann::json& v) {
          auto text = string_value(k, v);

@@ -41,6 +41,7 @@ struct ExtensionSettings {
   bool install_headers = false;               // installHeaders: bring missing kernel headers with the package manager
   bool uninstall_drivers = false;             // uninstallDrivers: remove the drivers when the extension is removed
   bool validate = true;                       // validate: check with libibverbs at the end
+  bool reboot_if_required = false;            // rebootIfRequired: reboot once when the installed driver is not the running one
   std::optional<std::string> expect_link_layer;  // expectLinkLayer: infiniband (default), ethernet, any
   std::optional<std::string> catalog_url;     // catalogUrl: the signed catalog channel, updated before planning
   std::vector<std::string> catalog_keys;      // catalogKey: publishers' PEM public keys, trusted besides the built-in ones

@@ -281,12 +281,32 @@ std::vector<std::string> AptPackageManager::install_arguments(const std::vector<
   return added;
 }
 
-std::string AptPackageManager::simulate(const std::vector<std::string>& packages) const {
+namespace {
+
+ProcessResult run_simulation(const std::vector<std::string>& packages) {
   std::vector<std::string> argv{"apt-get", "install", "-s", "-q", "--no-install-recommends"};
   argv.insert(argv.end(), packages.begin(), packages.end());
   ProcessOptions options;
   options.extra_environment = {"LC_ALL=C"};
-  auto result = run_process(argv, options);
+  return run_process(argv, options);
+}
+
+// "Inst mlnx-ofed-hpc (24.10-1.1.4.0 ibdriver:./ [all])": no bracketed old version, so it is new.
+std::vector<std::string> newly_installed(std::string_view simulation) {
+  static const std::regex fresh(R"(^Inst (\S+) \()");
+  std::vector<std::string> names;
+  for (auto line : text::split(simulation, '\n')) {
+    std::string copy(line);
+    std::smatch match;
+    if (std::regex_search(copy, match, fresh)) names.push_back(match[1].str());
+  }
+  return names;
+}
+
+}  // namespace
+
+std::string AptPackageManager::simulate(const std::vector<std::string>& packages) const {
+  auto result = run_simulation(packages);
   if (!result.succeeded()) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("apt-get cannot plan the install of {} {}:\n{}", fmt::join(packages, " "), result.describe_end(), apt_errors(result)),
@@ -296,16 +316,13 @@ std::string AptPackageManager::simulate(const std::vector<std::string>& packages
 }
 
 std::vector<std::string> AptPackageManager::would_install(const std::vector<std::string>& packages) {
-  // "Inst mlnx-ofed-hpc (24.10-1.1.4.0 ibdriver:./ [all])": no bracketed old version, so it is new.
-  static const std::regex fresh(R"(^Inst (\S+) \()");
-  std::vector<std::string> names;
-  auto output = simulate(packages);
-  for (auto line : text::split(output, '\n')) {
-    std::string copy(line);
-    std::smatch match;
-    if (std::regex_search(copy, match, fresh)) names.push_back(match[1].str());
-  }
-  return names;
+  return newly_installed(simulate(packages));
+}
+
+DryRun AptPackageManager::dry_run(const std::vector<std::string>& packages) {
+  auto result = run_simulation(packages);
+  if (!result.succeeded()) return {false, {}, apt_errors(result)};
+  return {true, newly_installed(result.out), {}};
 }
 
 std::vector<ReplacedPackage> AptPackageManager::would_replace(const std::vector<std::string>& packages) {

@@ -5,8 +5,9 @@
 
 #include <cerrno>
 
-#include <system_error>
+#include <set>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
@@ -64,9 +65,16 @@ std::string dpkg_query(const SystemRoot& root, const std::vector<std::string>& a
 
 // One installed path into the staging tree as it is on the disk, not following a symbolic link: a
 // folder, a link or a file with its mode and owner. False when the path is gone (or is another kind).
-bool copy_entry(const fs::path& source, const fs::path& target) {
+// A folder the package ships (`holds_entries`: the list names paths below it) that the system made a
+// link (merged /usr: /lib -> usr/lib) stays a folder, as in the original .deb: dpkg installs through
+// the system's link, and the link would leave the paths below it nowhere in the tree.
+bool copy_entry(const fs::path& source, const fs::path& target, bool holds_entries) {
   struct stat info {};
   if (::lstat(source.c_str(), &info) != 0) return false;
+  if (S_ISLNK(info.st_mode) && holds_entries) {
+    struct stat followed {};
+    if (::stat(source.c_str(), &followed) == 0 && S_ISDIR(followed.st_mode)) info = followed;
+  }
   std::error_code error;
   fs::create_directories(target.parent_path(), error);
   if (S_ISDIR(info.st_mode)) {
@@ -144,11 +152,16 @@ fs::path repack_installed_package(const SystemRoot& root, const std::string& nam
       break;
     }
   }
-  const auto listed = dpkg_query(root, {"-L"}, qualified);  // split() views into it: it must outlive the loop
+  const auto listed = dpkg_query(root, {"-L"}, qualified);
+  std::vector<std::string> paths;
+  std::set<std::string> folders;  // the paths the list names entries below
   for (auto line : text::split(listed, '\n')) {
     if (line.empty() || line.front() != '/' || line == "/.") continue;  // also skips "diverted by" notes
-    auto path = std::string(line);
-    if (!copy_entry(root.path(path), tree / path.substr(1))) {
+    paths.emplace_back(line);
+    folders.insert(fs::path(paths.back()).parent_path().string());
+  }
+  for (const auto& path : paths) {
+    if (!copy_entry(root.path(path), tree / path.substr(1), folders.count(path) != 0)) {
       log::warning(fmt::format("{} lists {}, which is gone: the repacked {} leaves it out", name, path, target.filename().string()));
     }
   }

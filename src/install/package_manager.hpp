@@ -23,6 +23,14 @@ enum class PackageFormat { deb, rpm };
 std::string_view to_string(PackageFormat format);
 PackageFormat package_format(platform::PackageFamily family);
 
+// What the package manager would do for an install, asked without changing anything (apt-get -s,
+// dnf/yum/tdnf --assumeno, zypper --dry-run).
+struct DryRun {
+  bool resolved = false;              // every dependency was found: the transaction would run
+  std::vector<std::string> installs;  // the packages it would newly install
+  std::string problems;               // when not resolved: the tool's own lines ("nothing provides ...")
+};
+
 // The narrow interface every distro's package manager is used through (apt; dnf, yum and tdnf; zypper).
 // Always non-interactive; a lock held by another process is waited for (with a message) up to
 // lock_timeout; failures quote the tool's own error lines.
@@ -55,6 +63,9 @@ class PackageManager {
   // The packages that installing `packages` would newly install (a dry run): journaled before the
   // real run, so that a run that fails half way (a postinst whose DKMS build fails) is still undone.
   virtual std::vector<std::string> would_install(const std::vector<std::string>& packages) = 0;
+  // Whether installing `packages` resolves, and what it would add (nothing changes): the package
+  // manager's own answer, e.g. whether prebuilt kmods fit an installed kernel (Requires: kernel(...)).
+  virtual DryRun dry_run(const std::vector<std::string>& packages) = 0;
   // The installed packages that installing `packages` would upgrade in place (a dry run: nothing
   // changes), with their current versions.
   virtual std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) = 0;

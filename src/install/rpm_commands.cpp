@@ -261,6 +261,15 @@ std::string rpm_tool_errors(const ProcessResult& result) {
   return fmt::format("{}", fmt::join(lines, "\n"));
 }
 
+bool dry_run_resolved(RpmFrontEnd tool, const ProcessResult& result) {
+  if (tool == RpmFrontEnd::zypper || result.succeeded()) return transaction_succeeded(tool, result);
+  if (result.signal != 0 || result.timed_out) return false;
+  for (const auto& stream : {result.out, result.err}) {
+    if (stream.find("Operation aborted") != std::string::npos || stream.find("Exiting on user command") != std::string::npos) return true;
+  }
+  return false;
+}
+
 bool transaction_succeeded(RpmFrontEnd tool, const ProcessResult& result) {
   if (result.succeeded()) return true;
   if (tool != RpmFrontEnd::zypper || result.signal != 0 || result.timed_out) return false;

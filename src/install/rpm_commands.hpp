@@ -32,6 +32,10 @@ std::vector<std::string> install_command(const RpmCommandContext& context, const
 // The same transaction as install_command, only resolved and printed: dnf/yum/tdnf `--assumeno`,
 // zypper `--dry-run` (what `would_replace` reads).
 std::vector<std::string> dry_run_install_command(const RpmCommandContext& context, const std::vector<std::string>& packages);
+// Whether that dry run resolved: zypper exits 0 (or a success code); dnf, yum and tdnf answer their
+// own --assumeno ("Operation aborted.", yum's "Exiting on user command") only after showing a resolved
+// transaction, or exit 0 with nothing to do. A dependency problem ("nothing provides kernel(...)") is neither.
+bool dry_run_resolved(RpmFrontEnd tool, const ProcessResult& result);
 
 // The names a dry run's transaction upgrades or downgrades in place, from its output: dnf/yum/tdnf's
 // table sections "Upgrading:", "Updating:", "Downgrading:" (first column of each row, until the next

@@ -187,6 +187,12 @@ std::vector<std::string> RpmPackageManager::would_install(const std::vector<std:
   return installed_in_transaction(context_.tool, result.out);
 }
 
+DryRun RpmPackageManager::dry_run(const std::vector<std::string>& packages) {
+  auto result = run_tool(dry_run_install_command(context_, packages));
+  if (!dry_run_resolved(context_.tool, result)) return {false, {}, rpm_tool_errors(result)};
+  return {true, installed_in_transaction(context_.tool, result.out), {}};
+}
+
 std::vector<ReplacedPackage> RpmPackageManager::would_replace(const std::vector<std::string>& packages) {
   auto result = run_tool(dry_run_install_command(context_, packages));  // --assumeno exits 1 by design
   auto names = replaced_in_transaction(context_.tool, result.out);

@@ -31,6 +31,7 @@ class RpmPackageManager : public PackageManager {
   bool is_source_file(const std::string& path) const override;
   void refresh_source(const std::string& source_file) override;
   std::vector<std::string> would_install(const std::vector<std::string>& packages) override;
+  DryRun dry_run(const std::vector<std::string>& packages) override;
   std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) override;
   void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) override;
   std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) override;

@@ -35,8 +35,8 @@ std::unique_ptr<install::PackageManager> package_manager_for(const SystemRoot& r
 }
 
 void require_kernels(const Plan& plan, const PlanOptions& options) {
-  // The distribution's packages carry prebuilt modules: DKMS builds nothing, no headers are needed.
-  if (!plan.resolution->release.downloads()) return;
+  // Prebuilt modules (the distribution's packages, MLNX_OFED kmods): DKMS builds nothing, no headers are needed.
+  if (!plan.builds_modules) return;
   auto with_headers = plan.platform.kernels.with_headers();
   for (const auto& kernel : options.kernels) {
     if (std::find(with_headers.begin(), with_headers.end(), kernel) == with_headers.end()) {
@@ -142,7 +142,7 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
   require_kernels(plan, options.fetch.plan);
   note_kernels_without_headers(plan, options, result);
   // DKMS signs what it builds; distro packages come with the distribution's own signatures.
-  bool secure_boot_on = plan.platform.secure_boot.state == platform::SecureBootState::enabled && release.downloads();
+  bool secure_boot_on = plan.platform.secure_boot.state == platform::SecureBootState::enabled && plan.builds_modules;
   // Secure Boot pre-flight: a usable MOK key before anything changes.
   result.signing = install::prepare_signing(root, options.signing, secure_boot_on, plan.kernels, options.dry_run);
   if (options.dry_run) return result;

@@ -83,6 +83,11 @@ struct StatusReport {
   bool healthy() const { return journal && missing.empty(); }
 };
 StatusReport installation_status(const SystemRoot& root);
+
+// The validate stage on its own (the extension's enable after the reboot it made): libibverbs's
+// verdict through `options`, with the driver it judged (version; OFED or inbox). Returns the message;
+// throws as verbs::require_passed when validation fails.
+std::string validate_running_driver(const SystemRoot& root, const verbs::ValidationOptions& options);
 void to_json(nlohmann::json& out, const StatusReport& status);
 
 // Undoes every stage, newest first: removes what install added and restores what it changed.

@@ -132,7 +132,16 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
                                      "nothing is downloaded, and the dkms stage is skipped because they carry modules prebuilt "
                                      "for the distribution's kernels",
                                      fmt::join(chosen.resolution->release.packages, ", ")));
+  } else if (chosen.resolution && chosen.resolution->release.kind == catalog::BundleKind::mofed_tgz && plan.platform.os &&
+             platform::package_family(*plan.platform.os) != platform::PackageFamily::apt &&
+             platform::package_family(*plan.platform.os) != platform::PackageFamily::unknown) {
+    // MLNX_OFED's RPMS/ hold kmod-* packages built for one kernel, and no DKMS packages.
+    builds_modules = false;
+    plan.notes.push_back(
+        "MLNX_OFED's RPM bundles carry kmod packages prebuilt for one kernel, not DKMS sources: nothing is built, and before "
+        "anything is installed the package manager is asked whether they fit an installed kernel");
   }
+  plan.builds_modules = builds_modules;
   for (const auto& kernel : builds_modules ? options.kernels : std::vector<std::string>{}) {
     auto with_headers = plan.platform.kernels.with_headers();
     if (std::find(with_headers.begin(), with_headers.end(), kernel) == with_headers.end()) {

@@ -40,6 +40,10 @@ struct Plan {
   std::string package_manager;
   std::string profile;
   std::vector<std::string> kernels;
+  // False when the driver's packages carry modules prebuilt for given kernels, so DKMS builds nothing
+  // and no headers are needed: the distribution's own packages, and MLNX_OFED tarballs for an RPM
+  // family, whose RPMS/ hold kmod-* packages for one kernel (real-bundles.md, "RHEL RPMS/").
+  bool builds_modules = true;
   std::vector<std::string> notes;  // warnings a person should read before installing
   // Installed kernels newer than the running one without headers, with the package that brings them
   // (platform::kernels_missing_headers); status and repair name the same packages.

@@ -475,3 +475,89 @@ TEST_CASE("catalogUrl: a failed update is a warning with the catalog error, and 
   CHECK_FALSE(fs::exists(vm.dir.path() / "var/lib/ibdriver/catalog/channel.json"));
   CHECK(body(status)["code"] == 1);  // the fake root, not the catalog, stops it
 }
+
+namespace {
+
+// A machine whose driver is Azure Linux 3.0's own packages (a distro-packages row, pinned to the
+// AlmaLinux root as in test_distro_packages.cpp): real dnf --installroot installs them into the fake
+// root, which loads nothing, so every install ends with reboot_required.
+struct RebootVm : ExtensionVm {
+  RebootVm() : ExtensionVm("hb120rs_v3", "almalinux9") {
+    machine.write("usr/sbin/ibdriver", "#!/bin/sh\n");  // the boot unit's program
+    fs::permissions(machine.root() / "usr/sbin/ibdriver", fs::perms(0755));
+    auto made = run_process({"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_distro_repo.py", (dir.path() / "repo").string(),
+                             "--kernel", "5.15.0-1073-azure", "--repo-file", (machine.root() / "etc/yum.repos.d/distro.repo").string()});
+    INFO(made.err);
+    REQUIRE(made.succeeded());
+    auto overlay = dir.path() / "overlay.json";
+    write_file_atomically(overlay, R"({"schema": 1, "releases": [{"kind": "distro-packages", "version": "azl-test",
+      "os": {"id": "almalinux", "version": "9.4"}, "label": "azl3", "packages": ["mlnx-ofa_kernel", "mlnx-ofa_kernel-modules"],
+      "min_generation": "connectx-4", "source": "test"}]})");
+    environment.push_back("IBDRIVER_CATALOG=" + overlay.string());
+    boot("boot-a");
+  }
+  // A reboot, as the worker sees it: a new boot id, and /run (a tmpfs) emptied.
+  void boot(const std::string& id) const {
+    machine.write("proc/sys/kernel/random/boot_id", id + "\n");
+    std::error_code error;
+    fs::remove(machine.root() / "run/reboot-required", error);
+  }
+  std::string message() const { return body(status())["formattedMessage"]["message"].get<std::string>(); }
+  // enable, then the worker's end (its status may stay transitioning: a reboot is under way).
+  void enable_and_wait() const {
+    REQUIRE(run("enable").exit_status == 0);
+    REQUIRE(wait_until([&] { return !worker_running() && body(status())["status"] != nullptr && !message().empty() &&
+                                    message().find("in the background") == std::string::npos; },
+                       std::chrono::seconds(120)));
+  }
+  nlohmann::json record() const {
+    return nlohmann::json::parse(read_file_if_exists(machine.root() / "var/lib/ibdriver/extension-reboot.json", 4096).value_or("null"));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("rebootIfRequired: one reboot for a sequence number, the enable after it reports, never a second", "[extension][reboot][dnf]") {
+  RebootVm vm;
+  REQUIRE(vm.run("install").exit_status == 0);
+  SECTION("without it, success says a reboot is required") {
+    vm.agent.write_settings(0, {{"validate", false}});
+    vm.enable_and_wait();
+    CHECK(body(vm.status())["status"] == "success");
+    CHECK_THAT(vm.message(), Catch::Contains("reboot required: the installed driver runs after a reboot") &&
+                                 Catch::Contains("rebootIfRequired: true reboots by itself"));
+    CHECK(vm.record().is_null());
+    CHECK(read_file(vm.agent.folder() / "mrseq", 64) == "0\n");
+  }
+  SECTION("with it: the reboot is recorded with its boot, asked once, and the enable after it reports") {
+    vm.agent.write_settings(0, {{"rebootIfRequired", true}, {"validate", false}});
+    vm.enable_and_wait();
+    INFO(vm.status().dump(2));
+    CHECK(body(vm.status())["status"] == "transitioning");
+    CHECK_THAT(vm.message(), Catch::Contains("rebooting now to load the installed driver (rebootIfRequired)"));
+    CHECK(vm.record() == nlohmann::json{{"sequence", 0}, {"boot_id", "boot-a"}});
+    CHECK_THAT(vm.log(), Catch::Contains("not rebooting: the system root is"));  // a fake root is never rebooted
+    CHECK_FALSE(fs::exists(vm.agent.folder() / "mrseq"));  // so the enable after the reboot runs the worker
+
+    // The agent runs enable again before the machine went down: nothing more is asked.
+    vm.enable_and_wait();
+    CHECK(body(vm.status())["status"] == "transitioning");
+    CHECK_THAT(vm.message(), Catch::Contains("waiting for the reboot asked for settings 0"));
+
+    vm.boot("boot-b");
+    vm.enable_and_wait();
+    CHECK(body(vm.status())["status"] == "success");
+    CHECK_THAT(vm.message(), Catch::Contains("after the reboot for settings 0: validation skipped"));
+    CHECK(read_file(vm.agent.folder() / "mrseq", 64) == "0\n");
+  }
+  SECTION("a sequence number that already rebooted once is never rebooted again") {
+    vm.agent.write_settings(0, {{"rebootIfRequired", true}, {"validate", false}});
+    vm.machine.write("var/lib/ibdriver/extension-reboot.json", R"({"sequence": 0, "boot_id": "boot-old"})");
+    vm.enable_and_wait();
+    CHECK(body(vm.status())["status"] == "error");
+    CHECK(body(vm.status())["code"] == 14);
+    CHECK_THAT(vm.message(), Catch::Contains("still does not run after the reboot made for settings 0 (boot boot-old)") &&
+                                 Catch::Contains("not rebooting twice"));
+    CHECK_THAT(vm.log(), !Catch::Contains("not rebooting: the system root is"));
+  }
+}

@@ -126,6 +126,42 @@ TEST_CASE("an installed package is repacked into a .deb dpkg installs again, as 
                 "ibdriver-repack-test:amd64"}) == "1:2.0-1 installed");
 }
 
+// Found in ci/vm: Debian 12's rdma-core ships /lib/systemd/... and /lib/udev/...; on merged /usr
+// (every Debian 12 and Ubuntu image) /lib is a link to usr/lib, and the list names /lib before /usr.
+TEST_CASE("on merged /usr, a package that ships /lib/... is repacked with /lib a folder, as its original", "[install][repack]") {
+  test::TempDir dir;
+  auto staging = dir.path() / "staging";
+  put(staging / "DEBIAN/control",
+      "Package: ibdriver-merged-test\nVersion: 44.0-2\nArchitecture: amd64\nMaintainer: ibdriver tests <t@example.org>\n"
+      "Description: a package shipping /lib paths\n");
+  put(staging / "lib/systemd/system/ibdriver-merged-test.service", "[Unit]\n");
+  put(staging / "lib/udev/rules.d/60-ibdriver-merged-test.rules", "# rules\n");
+  put(staging / "usr/lib/x86_64-linux-gnu/libibdriver-merged.so.1", "ELF");
+  auto original = dir.path() / "original.deb";
+  run_ok({"dpkg-deb", "--root-owner-group", "-Zgzip", "-b", staging.string(), original.string()});
+
+  auto merged_root = [&](const fs::path& root) {
+    make_dpkg_root(root);
+    fs::create_directories(root / "usr/lib");
+    fs::create_symlink("usr/lib", root / "lib");
+  };
+  auto root = dir.path() / "root";
+  merged_root(root);
+  dpkg_install(root, original);
+  REQUIRE(fs::exists(root / "usr/lib/systemd/system/ibdriver-merged-test.service"));  // through the link
+
+  auto kept = install::repack_installed_package(SystemRoot(root), "ibdriver-merged-test", "amd64", dir.path() / "kept");
+  CHECK(contents(kept) == contents(original));
+
+  auto fresh = dir.path() / "fresh";
+  merged_root(fresh);
+  dpkg_install(fresh, kept);
+  CHECK(fs::is_symlink(fresh / "lib"));  // dpkg kept the system's link
+  CHECK(test::file_text(fresh / "usr/lib/udev/rules.d/60-ibdriver-merged-test.rules") == "# rules\n");
+  auto listed = run_ok({"dpkg-query", "--admindir=" + (fresh / "var/lib/dpkg").string(), "-L", "ibdriver-merged-test"});
+  CHECK_THAT(listed, Catch::Contains("/lib/systemd/system/ibdriver-merged-test.service"));
+}
+
 TEST_CASE("a package dpkg does not know cannot be repacked, and the error names it", "[install][repack]") {
   test::TempDir dir;
   make_dpkg_root(dir.path());

@@ -21,11 +21,13 @@
 #include "install/kernel_headers.hpp"
 #include "install/kernel_hook.hpp"
 #include "install/mofed_bundle.hpp"
+#include "install/prebuilt_modules.hpp"
 #include "install/module_sources.hpp"
 #include "platform/kernels.hpp"
 #include "platform/loaded_driver.hpp"
 #include "pipeline/repair.hpp"
 #include "pipeline/fetch_stage.hpp"
+#include "pipeline/install_stage.hpp"
 #include "verbs/validate.hpp"
 
 namespace ibdriver::pipeline::detail {
@@ -68,6 +70,34 @@ std::vector<platform::MissingHeaders> headers_to_install(const StageContext& con
 std::vector<std::string> not_done(const StageContext& context, StageName stage) {
   if (context.journal.record().stage_done(std::string(to_string(stage)))) return {};
   return {fmt::format("the {} stage did not finish", to_string(stage))};
+}
+
+// Every installed kernel (with headers or not): prebuilt modules need none.
+std::vector<std::string> installed_kernels(const StageContext& context) {
+  std::vector<std::string> kernels;
+  for (const auto& kernel : platform::detect_kernels(context.root).installed) kernels.push_back(kernel.release);
+  return kernels;
+}
+
+// Prebuilt kmods (MLNX_OFED RPMS/): nothing is built, and "built" is never said. The kernels that hold
+// the modules (their own or weak-updates links) are named, and so is every installed kernel without.
+std::string prebuilt_report(const StageContext& context, const std::map<std::string, std::vector<std::string>>& prebuilt) {
+  std::vector<std::string> with;
+  std::vector<std::string> without;
+  for (const auto& kernel : installed_kernels(context)) (prebuilt.count(kernel) != 0 ? with : without).push_back(kernel);
+  for (const auto& [kernel, files] : prebuilt) {
+    if (std::find(with.begin(), with.end(), kernel) == with.end()) with.push_back(kernel);
+  }
+  std::sort(with.begin(), with.end(), platform::kernel_release_less);
+  auto message = fmt::format("nothing built: the bundle's prebuilt modules are installed for {}", fmt::join(with, ", "));
+  if (!without.empty()) {
+    auto note = fmt::format("kernel(s) {} have no InfiniBand driver: the kmods fit only {}; boot that kernel, or rebuild the bundle for "
+                            "them with its mlnx_add_kernel_support.sh -k <kernel> --make-tgz and install that",
+                            fmt::join(without, ", "), fmt::join(with, ", "));
+    log::warning(note);
+    message += "; " + note;
+  }
+  return message;
 }
 
 void fetch_into_bundle_dir(StageContext& context) {
@@ -198,7 +228,19 @@ class PackagesStage : public Stage {
       install::add_doca_host_repository(packages, context.root, doca, record);
     } else {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
-      context.journal.add_repository_files(packages.add_repository({"ibdriver", system_path(context, bundle.repository)}));
+      // kmods are read before the repository is added: a bundle that fits no kernel changes nothing.
+      install::PrebuiltModules prebuilt;
+      if (bundle.format == install::PackageFormat::rpm) prebuilt = install::find_prebuilt_modules(bundle.repository);
+      auto repository_files = packages.add_repository({"ibdriver", system_path(context, bundle.repository)});
+      if (!prebuilt.empty()) {
+        try {
+          install::require_prebuilt_fit(packages, {profile}, prebuilt, installed_kernels(context), bundle.top);
+        } catch (const Error&) {
+          packages.remove_repository(repository_files);
+          throw;
+        }
+      }
+      context.journal.add_repository_files(repository_files);
     }
     install_keeping_replaced(context, packages, {profile});
     return fmt::format("{} installed with {}", profile, packages.name());
@@ -246,6 +288,12 @@ class PackagesStage : public Stage {
   // they replace is kept (journaled before the upgrade) so uninstall can put the distro's back; what
   // the manager will add is journaled first, as a postinst that fails half way leaves them installed.
   static void install_keeping_replaced(StageContext& context, install::PackageManager& packages, const std::vector<std::string>& names) {
+    // A transaction that cannot resolve is refused before anything is kept or installed.
+    if (auto answer = packages.dry_run(names); !answer.resolved) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("{} cannot install {} (a dry run; nothing was installed):\n{}", packages.name(), fmt::join(names, " "), answer.problems),
+                  "see the lines above: a package the bundle needs is missing from the configured repositories");
+    }
     auto replaced = packages.would_replace(names);
     packages.keep_files(replaced, replaced_dir);
     context.journal.add_replaced(replaced);
@@ -302,6 +350,9 @@ class DkmsStage : public Stage {
     with_profile.push_back(context.journal.record().profile);
     auto modules = install::dkms_modules_of(*context.packages, context.root, with_profile);
     if (modules.empty()) {
+      if (auto prebuilt = install::prebuilt_module_files(*context.packages, context.root, with_profile); !prebuilt.empty()) {
+        return prebuilt_report(context, prebuilt);
+      }
       // Never "built" when nothing was: a bundle without DKMS packages (prebuilt kmods) or packages
       // installed by another process are not modules of this install.
       throw Error(ExitCode::operation_failed,
@@ -393,9 +444,10 @@ class LoadStage : public Stage {
   std::vector<std::string> check(const StageContext& /*context*/) const override { return {}; }
   std::string run(StageContext& context) override {
     const auto& kernel = context.plan->platform.kernels.running;
-    if (context.journal.record().distro_packages()) {
+    if (context.journal.record().dkms_modules.empty()) {
+      // Prebuilt modules (the distribution's packages, MLNX_OFED kmods) are for the kernels they were built for.
       if (kernel.empty() || driver_state(context, kernel).modules.empty()) {
-        return require_reboot(context, fmt::format("the distribution's driver packages hold no modules for the running kernel {}; "
+        return require_reboot(context, fmt::format("the driver's packages hold no modules for the running kernel {}; "
                                                    "they run after a reboot into the kernel they were built for",
                                                    kernel.empty() ? "(unknown)" : kernel));
       }
@@ -445,18 +497,15 @@ class LoadStage : public Stage {
   }
 
   // The install's module files for a kernel (system paths): DKMS's, in build order; or those the
-  // distribution's packages put under /lib/modules/<kernel>/.
+  // packages of prebuilt modules put under /lib/modules/<kernel>/ (with weak-updates links).
   static std::vector<std::string> module_files(const StageContext& context, const std::string& kernel) {
     std::vector<std::string> files;
     const auto& journal = context.journal.record();
-    if (journal.distro_packages() && context.packages != nullptr) {
-      for (const auto& package : journal.packages) {
-        for (const auto& file : context.packages->files_of(package)) {
-          bool for_kernel = file.rfind("/lib/modules/" + kernel + "/", 0) == 0 || file.rfind("/usr/lib/modules/" + kernel + "/", 0) == 0;
-          if (for_kernel && fs::path(file).filename().string().find(".ko") != std::string::npos) files.push_back(file);
-        }
-      }
-      return files;
+    if (journal.dkms_modules.empty() && context.packages != nullptr) {
+      // Prebuilt: the distribution's packages, or MLNX_OFED's kmods.
+      auto prebuilt = install::prebuilt_module_files(*context.packages, context.root, journal.packages);
+      auto found = prebuilt.find(kernel);
+      return found == prebuilt.end() ? files : found->second;
     }
     for (const auto& module : journal.dkms_modules) {
       auto installed = install::dkms_installed_module_files(context.root, module.name, module.version, kernel);
@@ -535,18 +584,30 @@ class ValidateStage : public Stage {
   bool lasting() const override { return false; }
   std::vector<std::string> check(const StageContext& /*context*/) const override { return {}; }
   std::string run(StageContext& context) override {
-    auto validation = verbs::validate(context.options->validation);
-    verbs::require_passed(validation);
-    std::string judged;
-    for (const auto& driver : platform::rdma_device_drivers(context.root)) judged += (judged.empty() ? "" : "; ") + driver.describe();
-    auto message = judged.empty() ? validation.message : fmt::format("{} (driver: {})", validation.message, judged);
-    log::info(fmt::format("validated: {}", message));
-    return message;
+    return validate_running_driver(context.root, context.options->validation);
   }
   void undo(StageContext& /*context*/) override {}
 };
 
 }  // namespace
+
+}  // namespace ibdriver::pipeline::detail
+
+namespace ibdriver::pipeline {
+
+std::string validate_running_driver(const SystemRoot& root, const verbs::ValidationOptions& options) {
+  auto validation = verbs::validate(options);
+  verbs::require_passed(validation);
+  std::string judged;
+  for (const auto& driver : platform::rdma_device_drivers(root)) judged += (judged.empty() ? "" : "; ") + driver.describe();
+  auto message = judged.empty() ? validation.message : fmt::format("{} (driver: {})", validation.message, judged);
+  log::info(fmt::format("validated: {}", message));
+  return message;
+}
+
+}  // namespace ibdriver::pipeline
+
+namespace ibdriver::pipeline::detail {
 
 std::string bundle_dir_for(const std::string& sha256) { return "/var/lib/ibdriver/bundles/" + sha256; }
 
