@@ -13,6 +13,7 @@
 #include "install/deb_repack.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
+#include "install/rpm_commands.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
@@ -35,5 +36,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto lines_before = ibdriver::text::split(text, '\n').size();
   auto lines_after = ibdriver::text::split(edited, '\n').size();
   if (lines_after + 1 < lines_before) std::abort();  // at most the final newline may be normalized
+  // A .repo file's excludepkgs= edit: every line kept, at most one added, and idempotent.
+  auto excluded = ibdriver::install::with_excluded_packages(text, "baseos", {"rdma-core", "libibverbs"});
+  if (ibdriver::text::split(excluded, '\n').size() > lines_before + 1 || excluded.size() < text.size()) std::abort();
+  if (ibdriver::install::with_excluded_packages(excluded, "baseos", {"rdma-core", "libibverbs"}) != excluded) std::abort();
   return 0;
 }

@@ -23,6 +23,12 @@ class AptPackageManager : public PackageManager {
   void refresh_source(const std::string& source_file) override;
   std::vector<std::string> would_install(const std::vector<std::string>& packages) override;
   DryRun dry_run(const std::vector<std::string>& packages) override;
+  // Nothing to exclude: the bundle's versions sort above the distribution's (2410mlnx54 > 44.0), and
+  // apt keeps the highest.
+  std::vector<std::string> exclude_from_distribution(const std::vector<std::string>& /*bundle_sources*/,
+                                                     const std::function<void(const ConfigChange&)>& /*record*/) override {
+    return {};
+  }
   std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) override;
   void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) override;
   std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) override;

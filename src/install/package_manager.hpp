@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -72,6 +73,15 @@ class PackageManager {
   // Keeps a copy of each package's current file in `folder` (a system path): from the package cache,
   // else downloaded from the configured repositories; sets kept_file, left empty when neither has it.
   virtual void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) = 0;
+  // Keeps the distribution's own repositories from offering the packages the bundle's repositories
+  // (`bundle_sources`: their source files, system paths) also carry. On EL9 the distro's RDMA packages
+  // in `baseos` conflict with the bundle's (AlmaLinux/Rocky 9.8's libibverbs-61.0-2.el9 against
+  // DOCA's: "cannot install both"), so Azure's images exclude them there (azure-images-2026.md;
+  // Azure/azhpc-images components/install_doca.sh: the bundle's packages that `dnf repoquery
+  // --repo=baseos` finds). Each file is given to `record` before it is edited (uninstall restores it);
+  // returns the names excluded.
+  virtual std::vector<std::string> exclude_from_distribution(const std::vector<std::string>& bundle_sources,
+                                                             const std::function<void(const ConfigChange&)>& record) = 0;
   // Puts the recorded versions back (the kept files, else the repositories); returns the names of the
   // packages it could not restore.
   virtual std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) = 0;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -241,6 +244,59 @@ std::vector<std::string> repository_ids(const std::string& repo_file_text) {
     }
   }
   return ids;
+}
+
+std::string with_excluded_packages(const std::string& repo_file_text, const std::string& id, const std::vector<std::string>& names) {
+  std::vector<std::string> lines;
+  for (auto line : text::split(repo_file_text, '\n')) lines.emplace_back(line);
+  bool ends_with_newline = !repo_file_text.empty() && repo_file_text.back() == '\n';
+  if (ends_with_newline && !lines.empty()) lines.pop_back();  // split's empty piece after the last newline
+  // Appends the names a value does not list yet (dnf reads space- or comma-separated lists).
+  auto add_names = [&](std::string line) {
+    auto value = line.substr(line.find('=') + 1);
+    std::vector<std::string> present;
+    for (auto item : text::split(value, ' ')) {
+      for (auto part : text::split(item, ',')) {
+        if (!text::trim(part).empty()) present.emplace_back(text::trim(part));
+      }
+    }
+    for (const auto& name : names) {
+      if (std::find(present.begin(), present.end(), name) != present.end()) continue;
+      line += (present.empty() ? "" : " ") + name;
+      present.push_back(name);
+    }
+    return line;
+  };
+  std::optional<std::size_t> header;  // the section's header line
+  bool edited = false;
+  for (std::size_t i = 0; i < lines.size() && !edited; ++i) {
+    auto line = text::trim(lines[i]);
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']') {
+      if (header) break;  // the next section: the wanted one had no excludepkgs=
+      if (text::trim(line.substr(1, line.size() - 2)) == id) header = i;
+      continue;
+    }
+    auto equals = line.find('=');
+    if (header && equals != std::string_view::npos && text::trim(line.substr(0, equals)) == "excludepkgs") {
+      lines[i] = add_names(lines[i]);
+      edited = true;
+    }
+  }
+  if (!header) return repo_file_text;
+  if (!edited) lines.insert(lines.begin() + static_cast<std::ptrdiff_t>(*header) + 1, add_names("excludepkgs="));
+  std::string out;
+  for (std::size_t i = 0; i < lines.size(); ++i) out += lines[i] + (i + 1 < lines.size() || ends_with_newline ? "\n" : "");
+  return out;
+}
+
+bool is_baseos_repository(const std::string& id) { return id == "baseos" || id.find("-baseos-") != std::string::npos; }
+
+std::vector<std::string> repoquery_names_command(const RpmCommandContext& context, const std::vector<std::string>& repositories,
+                                                 const std::vector<std::string>& packages) {
+  auto argv = yum_like_prefix(context);
+  append(argv, {"-q", "repoquery", "--disablerepo=*", fmt::format("--enablerepo={}", fmt::join(repositories, ",")), "--qf", "%{name}\n"});
+  append(argv, packages);
+  return argv;
 }
 
 std::string rpm_tool_errors(const ProcessResult& result) {

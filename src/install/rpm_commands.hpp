@@ -72,6 +72,19 @@ std::string repository_file_text(const RpmCommandContext& context, const std::st
 // The repository ids ([section] names) a .repo file defines.
 std::vector<std::string> repository_ids(const std::string& repo_file_text);
 
+// `repo_file_text` with `names` added to section [id]'s excludepkgs= (the line made after the section
+// header when the section has none; a name already listed is not repeated). Unchanged when the file
+// has no such section.
+std::string with_excluded_packages(const std::string& repo_file_text, const std::string& id, const std::vector<std::string>& names);
+
+// Whether a repository id is a distribution's base OS repository: AlmaLinux/Rocky "baseos", RHEL
+// "rhel-9-for-x86_64-baseos-rpms".
+bool is_baseos_repository(const std::string& id);
+
+// dnf repoquery over the given repositories only, printing package names.
+std::vector<std::string> repoquery_names_command(const RpmCommandContext& context, const std::vector<std::string>& repositories,
+                                                 const std::vector<std::string>& packages);
+
 // The tool's own error lines ("Error: ...", "Problem: ...", "No provider of ...") from its output,
 // else its last lines.
 std::string rpm_tool_errors(const ProcessResult& result);

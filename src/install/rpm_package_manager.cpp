@@ -187,6 +187,51 @@ std::vector<std::string> RpmPackageManager::would_install(const std::vector<std:
   return installed_in_transaction(context_.tool, result.out);
 }
 
+std::vector<std::string> RpmPackageManager::exclude_from_distribution(const std::vector<std::string>& bundle_sources,
+                                                                     const std::function<void(const ConfigChange&)>& record) {
+  if (context_.tool != RpmFrontEnd::dnf) return {};
+  std::vector<std::string> bundle_ids;
+  for (const auto& source : bundle_sources) {
+    for (auto& id : repository_ids(read_file_if_exists(root_.path(source), 1 << 20).value_or(""))) bundle_ids.push_back(std::move(id));
+  }
+  if (bundle_ids.empty()) return {};
+  auto offered = run_tool(repoquery_names_command(context_, bundle_ids, {}));
+  auto bundle_names = output_lines(offered.out);
+  if (!offered.succeeded() || bundle_names.empty()) {
+    log::debug(fmt::format("dnf repoquery of {}: {}", fmt::join(bundle_ids, ","), offered.tail(3)));
+    return {};
+  }
+  std::sort(bundle_names.begin(), bundle_names.end());
+  bundle_names.erase(std::unique(bundle_names.begin(), bundle_names.end()), bundle_names.end());
+  std::vector<std::string> excluded;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(root_.path(repository_folder()), error)) {
+    if (entry.path().extension() != ".repo") continue;
+    auto text = read_file_if_exists(entry.path(), 1 << 20);
+    if (!text) continue;
+    auto edited = *text;
+    for (const auto& id : repository_ids(*text)) {
+      if (!is_baseos_repository(id)) continue;
+      // Only what this repository itself has (an unreachable one answers nothing: nothing to exclude).
+      auto both = output_lines(run_tool(repoquery_names_command(context_, {id}, bundle_names)).out);
+      std::sort(both.begin(), both.end());
+      both.erase(std::unique(both.begin(), both.end()), both.end());
+      if (both.empty()) continue;
+      edited = with_excluded_packages(edited, id, both);
+      log::info(fmt::format("excluded {} from the distribution's repository {} ({}): the bundle's versions replace them",
+                            fmt::join(both, " "), id, (repository_folder() + "/" + entry.path().filename().string())));
+      excluded.insert(excluded.end(), both.begin(), both.end());
+    }
+    if (edited == *text) continue;
+    auto system_file = repository_folder() + "/" + entry.path().filename().string();
+    record({system_file, "edited", *text});
+    write_file_atomically(entry.path(), edited, 0644);
+  }
+  std::sort(excluded.begin(), excluded.end());
+  excluded.erase(std::unique(excluded.begin(), excluded.end()), excluded.end());
+  return excluded;
+}
+
 DryRun RpmPackageManager::dry_run(const std::vector<std::string>& packages) {
   auto result = run_tool(dry_run_install_command(context_, packages));
   if (!dry_run_resolved(context_.tool, result)) return {false, {}, rpm_tool_errors(result)};

@@ -32,6 +32,10 @@ class RpmPackageManager : public PackageManager {
   void refresh_source(const std::string& source_file) override;
   std::vector<std::string> would_install(const std::vector<std::string>& packages) override;
   DryRun dry_run(const std::vector<std::string>& packages) override;
+  // dnf only (it has repoquery): excludepkgs= in the `baseos` repositories' sections (RHEL's
+  // *-baseos-rpms too). yum, tdnf and zypper: nothing (their distributions ship no conflicting set).
+  std::vector<std::string> exclude_from_distribution(const std::vector<std::string>& bundle_sources,
+                                                     const std::function<void(const ConfigChange&)>& record) override;
   std::vector<ReplacedPackage> would_replace(const std::vector<std::string>& packages) override;
   void keep_files(std::vector<ReplacedPackage>& replaced, const std::string& folder) override;
   std::vector<std::string> restore(const std::vector<ReplacedPackage>& replaced) override;

@@ -1,5 +1,7 @@
 // The distro packages a bundle upgrades in place (rdma-core, libibverbs...: real bundles ship them
 // under the distro's names at higher versions): found before the upgrade, kept, put back on uninstall.
+#include <fstream>
+
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
@@ -9,6 +11,7 @@
 #include "install/rpm_commands.hpp"
 #include "install/rpm_package_manager.hpp"
 #include "support/temp_dir.hpp"
+#include "support/tools.hpp"
 
 using namespace ibdriver;
 namespace fs = std::filesystem;
@@ -133,4 +136,63 @@ TEST_CASE("dnf finds the package a bundle upgrades, keeps it and puts it back", 
   gone[0].kept_file.clear();
   gone[0].version = "1.0-1";
   CHECK(packages.restore(gone) == Names{"mlnx-tools"});
+}
+
+TEST_CASE("excludepkgs= is added to the named section only, once per name, keeping the file's own lines", "[install][rpm][exclude]") {
+  const std::string repo = "# AlmaLinux\n[baseos]\nname=AlmaLinux $releasever - BaseOS\nbaseurl=https://x/BaseOS\n\n[appstream]\nname=AppStream\n";
+  CHECK(install::with_excluded_packages(repo, "baseos", {"libibverbs", "rdma-core"}) ==
+        "# AlmaLinux\n[baseos]\nexcludepkgs=libibverbs rdma-core\nname=AlmaLinux $releasever - BaseOS\nbaseurl=https://x/BaseOS\n\n"
+        "[appstream]\nname=AppStream\n");
+  // An existing list (commas or spaces) is extended, never repeated.
+  const std::string listed = "[baseos]\nname=b\nexcludepkgs=kernel*, rdma-core\n[x]\n";
+  CHECK(install::with_excluded_packages(listed, "baseos", {"rdma-core", "libibverbs"}) == "[baseos]\nname=b\nexcludepkgs=kernel*, rdma-core libibverbs\n[x]\n");
+  // An excludepkgs= of another section is not this one's; a file without the section is unchanged.
+  CHECK(install::with_excluded_packages("[x]\nexcludepkgs=a\n[baseos]\nname=b", "baseos", {"c"}) == "[x]\nexcludepkgs=a\n[baseos]\nexcludepkgs=c\nname=b");
+  CHECK(install::with_excluded_packages(repo, "extras", {"c"}) == repo);
+  CHECK(install::with_excluded_packages("", "baseos", {"c"}).empty());
+  CHECK(install::is_baseos_repository("baseos"));
+  CHECK(install::is_baseos_repository("rhel-9-for-x86_64-baseos-rpms"));
+  CHECK_FALSE(install::is_baseos_repository("appstream"));
+}
+
+// EL9: Alma/Rocky 9.8's libibverbs in baseos conflicts with the bundle's; Azure's images exclude the
+// bundle's packages there. Real dnf: the "distribution" is a baseos repository holding the same names.
+TEST_CASE("dnf: the bundle's packages that baseos also offers are excluded there, the edit journaled", "[install][rpm][dnf][exclude]") {
+  REQUIRE(install::find_program("dnf").has_value());
+  test::TempDir dir;
+  auto root_dir = dir.path() / "root";
+  SystemRoot root(root_dir);
+  auto make_repo = [&](const std::string& version, const fs::path& out) {
+    auto result = run_process({"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_rpm_repo.py", out.string(), "--version", version});
+    INFO(result.err);
+    REQUIRE(result.succeeded());
+  };
+  make_repo("24.10-1.1.4.0", dir.path() / "baseos");
+  make_repo("24.10-2.1.8.0", root_dir / "var/lib/ibdriver/bundles/new/RPMS");
+  fs::create_directories(root_dir / "etc/yum.repos.d");
+  const auto distro_repo = fmt::format("[baseos]\nname=AlmaLinux 9 - BaseOS\nbaseurl=file://{}\ngpgcheck=0\n\n[appstream]\nname=AppStream\n"
+                                       "baseurl=file://{}/nothing-here\nenabled=0\n",
+                                       (dir.path() / "baseos").string(), dir.path().string());
+  std::ofstream(root_dir / "etc/yum.repos.d/almalinux-baseos.repo") << distro_repo;
+  install::PackageManagerSettings settings;
+  settings.lock_timeout = std::chrono::seconds(30);
+  install::RpmPackageManager packages(install::RpmFrontEnd::dnf, root, settings, "9");
+  auto sources = packages.add_repository({"ibdriver", "/var/lib/ibdriver/bundles/new/RPMS"});
+  std::vector<install::ConfigChange> changes;
+  auto excluded = packages.exclude_from_distribution(sources, [&](const install::ConfigChange& change) { changes.push_back(change); });
+  CHECK(excluded == Names{"iser-dkms", "mlnx-ofa_kernel-dkms", "mlnx-ofed-hpc", "mlnx-tools"});
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].file == "/etc/yum.repos.d/almalinux-baseos.repo");
+  CHECK(changes[0].action == "edited");
+  CHECK(changes[0].original == distro_repo);
+  CHECK_THAT(test::file_text(root_dir / "etc/yum.repos.d/almalinux-baseos.repo"),
+             Catch::Contains("[baseos]\nexcludepkgs=iser-dkms mlnx-ofa_kernel-dkms mlnx-ofed-hpc mlnx-tools\n"));
+  // dnf itself no longer offers them from baseos; a second call changes nothing.
+  auto offered = run_process({"dnf", "-q", "--installroot=" + root_dir.string(), "--releasever=9",
+                              "--setopt=reposdir=" + (root_dir / "etc/yum.repos.d").string(), "repoquery", "--disablerepo=*",
+                              "--enablerepo=baseos", "--qf", "%{name}\n", "mlnx-tools"});
+  CHECK(text::trim(offered.out).empty());
+  changes.clear();
+  CHECK(packages.exclude_from_distribution(sources, [&](const install::ConfigChange& change) { changes.push_back(change); }).empty());
+  CHECK(changes.empty());
 }

@@ -222,10 +222,12 @@ class PackagesStage : public Stage {
       if (!fs::exists(context.root.path(std::string(tree)), error) && !error) context.journal.add_build_tree(std::string(tree));
     }
     auto record = [&](const std::vector<std::string>& added) { context.journal.add_packages(added); };
+    std::vector<std::string> bundle_sources;
     if (release.kind == catalog::BundleKind::doca_host) {
       auto package_file = unpacked_dir(context) / release.file_name();
       auto doca = install::inspect_doca_host_bundle(unpacked_dir(context), system_path(context, package_file), release, packages);
       install::add_doca_host_repository(packages, context.root, doca, record);
+      bundle_sources = doca.source_files;
     } else {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
       // kmods are read before the repository is added: a bundle that fits no kernel changes nothing.
@@ -241,8 +243,9 @@ class PackagesStage : public Stage {
         }
       }
       context.journal.add_repository_files(repository_files);
+      bundle_sources = repository_files;
     }
-    install_keeping_replaced(context, packages, {profile});
+    install_keeping_replaced(context, packages, {profile}, bundle_sources);
     return fmt::format("{} installed with {}", profile, packages.name());
   }
   void undo(StageContext& context) override {
@@ -287,7 +290,10 @@ class PackagesStage : public Stage {
   // Driver packages ship rdma-core, libibverbs1... under the distro's names at higher versions: what
   // they replace is kept (journaled before the upgrade) so uninstall can put the distro's back; what
   // the manager will add is journaled first, as a postinst that fails half way leaves them installed.
-  static void install_keeping_replaced(StageContext& context, install::PackageManager& packages, const std::vector<std::string>& names) {
+  // `bundle_sources`: the bundle's package sources, whose packages the distribution's own repositories
+  // stop offering (EL9 baseos; journaled, restored by uninstall); none for the distribution's own packages.
+  static void install_keeping_replaced(StageContext& context, install::PackageManager& packages, const std::vector<std::string>& names,
+                                       const std::vector<std::string>& bundle_sources = {}) {
     // A transaction that cannot resolve is refused before anything is kept or installed.
     if (auto answer = packages.dry_run(names); !answer.resolved) {
       throw Error(ExitCode::operation_failed,
@@ -295,8 +301,11 @@ class PackagesStage : public Stage {
                   "see the lines above: a package the bundle needs is missing from the configured repositories");
     }
     auto replaced = packages.would_replace(names);
-    packages.keep_files(replaced, replaced_dir);
+    packages.keep_files(replaced, replaced_dir);  // before the exclusion: dnf download may need those repositories
     context.journal.add_replaced(replaced);
+    if (!bundle_sources.empty()) {
+      packages.exclude_from_distribution(bundle_sources, [&](const install::ConfigChange& change) { context.journal.add_config_change(change); });
+    }
     context.journal.add_packages(packages.would_install(names));
     context.journal.add_packages(packages.install(names));
   }
