@@ -20,6 +20,7 @@
 #include "pipeline/fetch_stage.hpp"
 #include "pipeline/install_stage.hpp"
 #include "support/fake_machine.hpp"
+#include "support/install_options.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tools.hpp"
 
@@ -52,13 +53,7 @@ struct DistroMachine {
   }
   SystemRoot root() const { return SystemRoot(machine.root()); }
   pipeline::InstallOptions options() const {
-    pipeline::InstallOptions options;
-    options.fetch.plan.catalog_overlay = overlay;
-    options.fetch.plan.detect.skip_vm_size_check = true;
-    options.fetch.cache_dir = dir.path() / "cache";
-    options.validate = false;
-    options.lock_wait = std::chrono::seconds(5);
-    options.packages.lock_timeout = std::chrono::seconds(30);
+    auto options = test::fake_root_install_options(overlay, dir.path() / "cache");
     return options;
   }
 };

@@ -21,6 +21,7 @@
 #include "install/prebuilt_modules.hpp"
 #include "pipeline/install_stage.hpp"
 #include "support/fake_machine.hpp"
+#include "support/install_options.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tools.hpp"
 
@@ -80,14 +81,8 @@ struct KmodMachine {
   }
   SystemRoot root() const { return SystemRoot(machine.root()); }
   pipeline::InstallOptions options() const {
-    pipeline::InstallOptions options;
-    options.fetch.plan.catalog_overlay = overlay;
-    options.fetch.plan.detect.skip_vm_size_check = true;
-    options.fetch.cache_dir = dir.path() / "cache";
+    auto options = test::fake_root_install_options(overlay, dir.path() / "cache");
     options.fetch.bundle = bundle;
-    options.validate = false;
-    options.lock_wait = std::chrono::seconds(5);
-    options.packages.lock_timeout = std::chrono::seconds(30);
     return options;
   }
   // The kernel the kmods were built for, as the distribution installs it: its package provides the symbols.
