@@ -1,6 +1,8 @@
 #include "extension/handler.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <csignal>
 #include <cstring>
 #include <system_error>
@@ -565,8 +567,15 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
     auto settings = load_settings(context, options);
     auto install = install_options(settings, options);
     CatalogNote catalog_note;
-    install.on_stage = [&](std::string_view stage, pipeline::StageEvent event, const std::string& message) {
+    std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> started;
+    install.on_stage = [&](std::string_view stage, pipeline::StageEvent event, const std::string& stage_message) {
       auto state = event == pipeline::StageEvent::started ? StatusState::transitioning : StatusState::success;
+      auto message = stage_message;
+      // A stage that ran says how long it took (what a fleet operator compares between nodes).
+      if (event == pipeline::StageEvent::started) started[std::string(stage)] = std::chrono::steady_clock::now();
+      if (auto begun = started.find(stage); event == pipeline::StageEvent::done && begun != started.end()) {
+        message += fmt::format(" ({:.1f} s)", std::chrono::duration<double>(std::chrono::steady_clock::now() - begun->second).count());
+      }
       if (stage == "resolve" && !catalog_note.message.empty()) {
         // The catalog update stays in sight beside the release it led to (a warning when it failed).
         status.stage(stage, catalog_note.code == 0 ? state : StatusState::warning, fmt::format("{}; {}", message, catalog_note.message),

@@ -528,6 +528,8 @@ TEST_CASE("rebootIfRequired: one reboot for a sequence number, the enable after 
                                  Catch::Contains("rebootIfRequired: true reboots by itself"));
     CHECK(vm.record().is_null());
     CHECK(read_file(vm.agent.folder() / "mrseq", 64) == "0\n");
+    // Each stage that ran says how long it took.
+    CHECK_THAT(message_of(substatus(vm.status(), "packages")), Catch::Matches(R"(.* installed with dnf .*\(\d+\.\d s\))"));
   }
   SECTION("with it: the reboot is recorded with its boot, asked once, and the enable after it reports") {
     vm.agent.write_settings(0, {{"rebootIfRequired", true}, {"validate", false}});
