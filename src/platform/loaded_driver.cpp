@@ -122,10 +122,18 @@ std::string RdmaDeviceDriver::describe() const {
 std::vector<RdmaDeviceDriver> rdma_device_drivers(const SystemRoot& root) {
   std::vector<RdmaDeviceDriver> drivers;
   std::error_code error;
-  for (const auto& entry : fs::directory_iterator(root.sysfs_path("class/infiniband"), error)) {
+  // The root's own /sys, as libibverbs reads it: the devices validation judged, not a simulated platform.
+  for (const auto& entry : fs::directory_iterator(root.path("/sys/class/infiniband"), error)) {
     RdmaDeviceDriver driver;
     driver.device = entry.path().filename().string();
     auto module_link = fs::read_symlink(entry.path() / "device/driver/module", error);
+    std::error_code parent_error;
+    if (error && fs::exists(entry.path() / "parent", parent_error)) {
+      // Soft-RoCE devices have no parent device, only rxe's own `parent` attribute naming the netdev
+      // (drivers/infiniband/sw/rxe/rxe_verbs.c, DEVICE_ATTR_RO(parent)).
+      module_link = "rdma_rxe";
+      error.clear();
+    }
     if (!error) {
       driver.module = module_link.filename().string();
       auto loaded = loaded_module(root, driver.module);

@@ -71,8 +71,8 @@ DriverIdentity identify_driver(const std::string& module, const std::optional<Mo
 // against what /sys/module holds. A module modinfo cannot find is DriverKind::absent.
 DriverIdentity identify_driver(const SystemRoot& root, const std::string& module, const std::string& kernel);
 
-// Which module drives each RDMA device (<sysfs>/class/infiniband/<dev>/device/driver/module), and
-// whether it is an OFED build.
+// Which module drives each RDMA device (<root>/sys/class/infiniband/<dev>/device/driver/module; for a
+// Soft-RoCE device, which has no parent device, rdma_rxe), and whether it is an OFED build (a version).
 struct RdmaDeviceDriver {
   std::string device;   // "mlx5_0", "rxe0"
   std::string module;   // "mlx5_core"; empty when the device has no driver link (software devices)

@@ -59,4 +59,13 @@ TEST_CASE("each RDMA device names its driver module and whether it is OFED", "[p
   CHECK(drivers[1].describe() == "mlx5_0: mlx5_core OFED 25.10-1.7.1");
   CHECK(drivers[1].ofed());
   CHECK(drivers[2].describe() == "rxe0: a software device of the running kernel");
+
+  // Soft-RoCE: no parent device, rxe's own `parent` attribute; the bundle's rdma_rxe carries a version.
+  machine.write("sys/class/infiniband/rxe0/parent", "eth0\n");
+  machine.write("sys/module/rdma_rxe/initstate", "live\n");
+  CHECK(platform::rdma_device_drivers(SystemRoot(dir.path()))[2].describe() == "rxe0: rdma_rxe (inbox)");
+  machine.write("sys/module/rdma_rxe/version", "24.10.OFED.24.10.1.1.4.1\n");
+  CHECK(platform::rdma_device_drivers(SystemRoot(dir.path()))[2].describe() == "rxe0: rdma_rxe OFED 24.10.OFED.24.10.1.1.4.1");
+  // A simulated platform (--sysfs-root) is not where libibverbs finds devices: the root's own /sys is.
+  CHECK(platform::rdma_device_drivers(SystemRoot(dir.path(), dir.path() / "elsewhere")).size() == 3);
 }

@@ -477,7 +477,7 @@ class LoadStage : public Stage {
       // A live restart can detach Azure's SR-IOV VFs (Azure's images reboot instead): only on request.
       return require_reboot(context, fmt::format("{}: the installed driver runs after a reboot", what));
     }
-    restart_driver(context, state);
+    restart_driver(context, kernel, state);
     return confirm(context, kernel, "restarted the driver");
   }
   void undo(StageContext& /*context*/) override {}
@@ -510,15 +510,18 @@ class LoadStage : public Stage {
   static std::vector<std::string> module_files(const StageContext& context, const std::string& kernel) {
     std::vector<std::string> files;
     const auto& journal = context.journal.record();
-    if (journal.dkms_modules.empty() && context.packages != nullptr) {
-      // Prebuilt: the distribution's packages, or MLNX_OFED's kmods.
-      auto prebuilt = install::prebuilt_module_files(*context.packages, context.root, journal.packages);
-      auto found = prebuilt.find(kernel);
-      return found == prebuilt.end() ? files : found->second;
-    }
     for (const auto& module : journal.dkms_modules) {
       auto installed = install::dkms_installed_module_files(context.root, module.name, module.version, kernel);
       files.insert(files.end(), installed.begin(), installed.end());
+    }
+    // Prebuilt ones: the distribution's packages, MLNX_OFED's kmods, a bundle's *-modules package.
+    if (context.packages != nullptr) {
+      auto prebuilt = install::prebuilt_module_files(*context.packages, context.root, journal.packages);
+      if (auto found = prebuilt.find(kernel); found != prebuilt.end()) {
+        for (const auto& file : found->second) {
+          if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
+        }
+      }
     }
     return files;
   }
@@ -554,9 +557,10 @@ class LoadStage : public Stage {
     }
   }
 
-  // The vendor's way first (openibd restart unloads and loads the whole stack in order); else the
-  // bundle's modules, unloaded newest first and loaded in build order.
-  static void restart_driver(const StageContext& context, const DriverState& state) {
+  // The vendor's way first (openibd restart unloads and loads the whole stack in order); then, for what
+  // it left stale or unloaded (modules it does not manage), the bundle's modules, unloaded newest first
+  // and loaded in build order.
+  static void restart_driver(const StageContext& context, const std::string& kernel, DriverState state) {
     std::error_code error;
     if (fs::exists(context.root.path("/etc/init.d/openibd"), error)) {
       auto result = run_process({"/etc/init.d/openibd", "restart"});
@@ -564,7 +568,9 @@ class LoadStage : public Stage {
         throw Error(ExitCode::operation_failed, fmt::format("openibd restart {}: {}", result.describe_end(), result.tail(6)),
                     "reboot to load the installed driver");
       }
-      return;
+      state = driver_state(context, kernel);
+      if (state.stale.empty() && state.not_loaded.empty()) return;
+      log::info(fmt::format("openibd restart left {} to reload", fmt::join(state.stale.empty() ? state.not_loaded : state.stale, ", ")));
     }
     std::vector<std::string> loaded;
     for (const auto& module : state.modules) {
