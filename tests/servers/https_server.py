@@ -19,8 +19,11 @@ Modes:
   redirect      302 to /files/<file> on this server
   redirect-http 302 to the same file over plain http
   redirect-loop 302 to itself
+  limited       ok while fewer than --max-active requests of this mode are being answered, else 429 with
+                Retry-After: --retry-after (a busy mirror; counted per request in flight, as nginx's limit_conn)
 Listeners (ports written as JSON to --port-file): good (trusted certificate), http (plain),
-wrong_host, expired, unknown_ca. Every request is logged to --log as "port mode path range".
+wrong_host, expired, unknown_ca. Every request is logged to --log as "port mode path range"; with --stats FILE, each answered request
+also adds a JSON line there: start and end (time.time()), listener, mode, status, body bytes sent.
 """
 import argparse
 import json
@@ -48,6 +51,10 @@ def make_handler(args, state, ports, listener):
                 with open(args.log, "a") as log:
                     log.write("%s %s %s %s\n" % (listener, mode, self.path, self.headers.get("Range", "-")))
 
+        def send_response(self, code, message=None):
+            self.answered = code
+            super().send_response(code, message)
+
         def simple(self, status, extra=None, body=b""):
             self.send_response(status)
             for key, value in (extra or {}).items():
@@ -55,8 +62,22 @@ def make_handler(args, state, ports, listener):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            self.body_bytes += len(body)
 
         def do_GET(self):
+            self.answered, self.body_bytes, self.mode = 0, 0, "-"
+            started = time.time()
+            try:
+                self.respond()
+            finally:
+                if args.stats:
+                    line = json.dumps({"start": started, "end": time.time(), "listener": listener, "mode": self.mode,
+                                       "status": self.answered, "bytes": self.body_bytes})
+                    with state["lock"]:
+                        with open(args.stats, "a") as stats:
+                            stats.write(line + "\n")
+
+        def respond(self):
             parts = self.path.split("?")[0].strip("/").split("/")
             if len(parts) != 2:
                 return self.simple(404)
@@ -66,6 +87,7 @@ def make_handler(args, state, ports, listener):
                 count = state["counts"].get(self.path, 0)
                 state["counts"][self.path] = count + 1
             mode = modes[min(count, len(modes) - 1)]
+            self.mode = mode
             self.record(mode)
             path = os.path.join(args.dir, name)
             if not os.path.isfile(path):
@@ -80,7 +102,22 @@ def make_handler(args, state, ports, listener):
                 return self.simple(302, {"Location": "http://127.0.0.1:%d/files/%s" % (ports["http"], name)})
             if mode == "redirect-loop":
                 return self.simple(302, {"Location": self.path})
+            if mode == "limited":
+                return self.serve_limited(path)
             return self.serve(path, mode)
+
+        def serve_limited(self, path):
+            with state["lock"]:
+                admitted = state["active"] < args.max_active
+                if admitted:
+                    state["active"] += 1
+            if not admitted:
+                return self.simple(429, {"Retry-After": str(args.retry_after)}, b"too many requests\n")
+            try:
+                return self.serve(path, "ok")
+            finally:
+                with state["lock"]:
+                    state["active"] -= 1
 
         def serve(self, path, mode):
             size = os.path.getsize(path)
@@ -115,6 +152,7 @@ def make_handler(args, state, ports, listener):
                     except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                         return
                     sent += len(data)
+                    self.body_bytes += len(data)
                     if mode == "drip":
                         time.sleep(0.05)
             if mode == "reset":
@@ -139,8 +177,11 @@ def main():
     parser.add_argument("--certs", required=True)
     parser.add_argument("--port-file", required=True)
     parser.add_argument("--log", required=True)
+    parser.add_argument("--stats", help="also write one JSON line per answered request here")
+    parser.add_argument("--max-active", type=int, default=8, help="requests the 'limited' mode answers at once")
+    parser.add_argument("--retry-after", type=int, default=1, help="seconds, in the 'limited' mode's 429 answers")
     args = parser.parse_args()
-    state = {"lock": threading.Lock(), "counts": {}}
+    state = {"lock": threading.Lock(), "counts": {}, "active": 0}
     ports = {}
     servers = []
     for listener in ("good", "http", "wrong_host", "expired", "unknown_ca"):
