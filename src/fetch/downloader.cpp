@@ -213,7 +213,9 @@ class Transfer {
     Backoff backoff(settings_.first_backoff, settings_.max_backoff);
     bool restarted_after_mismatch = false;
     observer_.on_source(shown, part_.size());
-    for (int attempt_number = 1; attempt_number <= settings_.attempts_per_source; ++attempt_number) {
+    int failed_attempts = 0;  // a busy answer is the server's schedule, not a failure: it waits on busy_waited
+    std::chrono::milliseconds busy_waited{0};
+    for (int request_number = 1;; ++request_number) {
       ++outcome_.attempts;
       if (part_.size() > 0) outcome_.resumed = true;
       net::CurlHandle curl;
@@ -263,8 +265,9 @@ class Transfer {
             return false;
         }
       }
-      if (attempt_number == settings_.attempts_per_source) {
-        failures_.push_back({shown, fmt::format("{} (gave up after {} attempts)", reason, attempt_number), {}});
+      const bool busy = !attempt.stalled && is_busy_answer(attempt.headers.status, attempt.headers.retry_after.has_value());
+      if (!busy && ++failed_attempts == settings_.attempts_per_source) {
+        failures_.push_back({shown, fmt::format("{} (gave up after {} attempts)", reason, failed_attempts), {}});
         return false;
       }
       auto wait = backoff.next(attempt.headers.retry_after);
@@ -272,13 +275,24 @@ class Transfer {
         failures_.push_back({shown, fmt::format("{}; no time left for another attempt", reason), {}});
         return false;
       }
-      log::info(fmt::format("{}: {}; attempt {} of {} in {:.1f} s (resuming at byte {})", shown, reason,
-                            attempt_number + 1, settings_.attempts_per_source, static_cast<double>(wait.count()) / 1000.0,
-                            part_.size()));
-      observer_.on_retry(reason, attempt_number + 1, wait);
+      if (busy && busy_waited + wait > settings_.busy_patience) {
+        failures_.push_back({shown, fmt::format("{}: still busy after {} requests and {} s of waiting", reason,
+                                                request_number, busy_waited.count() / 1000),
+                             "the mirror turns requests away: raise its limits, or stagger the machines"});
+        return false;
+      }
+      if (busy) {
+        busy_waited += wait;
+        log::info(fmt::format("{}: {} (busy: not counted as a failed attempt); asking again in {:.1f} s (resuming at byte {})",
+                              shown, reason, static_cast<double>(wait.count()) / 1000.0, part_.size()));
+      } else {
+        log::info(fmt::format("{}: {}; attempt {} of {} in {:.1f} s (resuming at byte {})", shown, reason,
+                              failed_attempts + 1, settings_.attempts_per_source, static_cast<double>(wait.count()) / 1000.0,
+                              part_.size()));
+      }
+      observer_.on_retry(reason, request_number + 1, wait);
       std::this_thread::sleep_for(wait);
     }
-    return false;
   }
 
   enum class Check { verified, retry_from_zero, rejected };

@@ -19,6 +19,10 @@ AttemptVerdict classify_attempt(CURLcode code, long http_status, bool stalled) {
   return net::is_retryable(code) ? AttemptVerdict::retry : AttemptVerdict::next_source;
 }
 
+bool is_busy_answer(long http_status, bool has_retry_after) {
+  return http_status == 429 || (http_status == 503 && has_retry_after);
+}
+
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value) {
   value = text::trim(value);
   if (value.empty()) return std::nullopt;
@@ -37,10 +41,13 @@ Backoff::Backoff(std::chrono::milliseconds first, std::chrono::milliseconds cap)
     : first_(first), cap_(cap), random_(std::random_device{}()) {}
 
 std::chrono::milliseconds Backoff::next(std::optional<std::chrono::seconds> retry_after) {
+  if (retry_after) return with_jitter(std::min<std::chrono::milliseconds>(*retry_after, cap_));
   ++attempt_;
-  if (retry_after) return std::min<std::chrono::milliseconds>(*retry_after, cap_);
   auto base = first_ * (1LL << std::min(attempt_ - 1, 20));
-  base = std::min<std::chrono::milliseconds>(base, cap_);
+  return with_jitter(std::min<std::chrono::milliseconds>(base, cap_));
+}
+
+std::chrono::milliseconds Backoff::with_jitter(std::chrono::milliseconds base) {
   auto jitter = std::chrono::milliseconds(static_cast<long long>(random_() % static_cast<unsigned long>(base.count() / 2 + 1)));
   return std::min<std::chrono::milliseconds>(base + jitter, cap_);
 }

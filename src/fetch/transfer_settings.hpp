@@ -9,7 +9,8 @@ namespace ibdriver::fetch {
 
 // How hard a download tries. Defaults suit a 300-500 MB bundle on an unattended VM.
 struct TransferSettings {
-  int attempts_per_source = 6;
+  int attempts_per_source = 6;  // failed attempts; busy answers (429, 503 + Retry-After) are not counted...
+  std::chrono::milliseconds busy_patience{1800000};  // ...but their waits, per source, are bounded by this
   std::chrono::milliseconds first_backoff{1000};
   std::chrono::milliseconds max_backoff{60000};
   std::chrono::milliseconds stall_timeout{30000};    // no byte for this long: abort the attempt and resume

@@ -589,7 +589,9 @@ class LoadStage : public Stage {
                               fmt::join(after.stale.empty() ? after.not_loaded : after.stale, ", ")),
                   "reboot to load the installed driver");
     }
-    return fmt::format("{}: the installed driver is the running one", done);
+    auto message = fmt::format("{}: the installed driver is the running one", done);
+    log::info(message);  // the command line shows it: a driver replaced on a live machine is news
+    return message;
   }
 };
 
