@@ -215,10 +215,12 @@ class Transfer {
     observer_.on_source(shown, part_.size());
     int failed_attempts = 0;  // a busy answer is the server's schedule, not a failure: it waits on busy_waited
     std::chrono::milliseconds busy_waited{0};
+    // One handle for all the attempts at a source: after an answer that ended cleanly (a 429 page) the
+    // next attempt reuses the connection, so neither side pays a TLS handshake and a CA store load again.
+    net::CurlHandle curl;
     for (int request_number = 1;; ++request_number) {
       ++outcome_.attempts;
       if (part_.size() > 0) outcome_.resumed = true;
-      net::CurlHandle curl;
       Attempt attempt;
       auto code = perform(curl, url, attempt);
       if (attempt.failure) std::rethrow_exception(attempt.failure);
@@ -345,7 +347,11 @@ class Transfer {
     curl.set(CURLOPT_NOPROGRESS, 0L);
     curl.set(CURLOPT_XFERINFOFUNCTION, &on_progress);
     curl.set(CURLOPT_XFERINFODATA, static_cast<void*>(&attempt));
-    if (part_.size() > 0) curl.set(CURLOPT_RANGE, fmt::format("{}-", part_.size()));
+    if (part_.size() > 0) {
+      curl.set(CURLOPT_RANGE, fmt::format("{}-", part_.size()));
+    } else {
+      curl.set(CURLOPT_RANGE, static_cast<void*>(nullptr));  // the handle may carry an earlier attempt's
+    }
     if (settings_.extra_ca) net::trust_extra_ca(curl, *settings_.extra_ca);
     if (settings_.proxy) curl.set(CURLOPT_PROXY, *settings_.proxy);
     log::debug(fmt::format("GET {}{}", text::redact_url(url),
