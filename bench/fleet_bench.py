@@ -3,15 +3,16 @@
 
 One HTTPS mirror on 127.0.0.1 (tests/servers/https_server.py, mode "limited", its own test CA from
 tests/servers/make_test_certs.py) answers at most --slots requests at once and 429 with Retry-After beyond
-them. Against it, in the same run, --nodes concurrent processes of each:
-  (a) ibdriver fetch --url URL --sha256 SUM --cache-dir DIR --ca-bundle CA   (the real binary, defaults)
+them. Against it, in the same run, --nodes concurrent processes of each, every one with its own folder:
+  (a) ibdriver fetch --url URL --sha256 SUM --cache-dir DIR --ca-bundle CA   (the real binary, its defaults)
   (b) curl --retry 10 --retry-all-errors -o f URL && sha256sum -c            (curl honours Retry-After)
-Each must exit 0 with the bundle verified. Prints per side: wall time, the requests the mirror saw
-(200/206/429), bytes served against the minimum (nodes x size), how busy the slots were, and when the
-429s arrived (per second, and the largest share of them in one 100 ms window: a thundering herd shows
-as one window holding most of them), then the ratios a/b. Loopback only, TLS verified, bounded by
---time-limit. Usage: bench/fleet_bench.py [--nodes 100] [--size-mb 32] [--slots 8] [--retry-after 1]
-[--rounds 1] [--ibdriver build/src/ibdriver] [--out DIR]
+Prints per side: how many exited 0 with the bundle verified, wall time, the requests the mirror saw
+(200/206/429), bytes served against the minimum (nodes x size), how busy the slots were, CPU time, the
+waits ibdriver chose (its log), and when the 429s arrived (per second and per 100 ms: clients that all
+wait exactly Retry-After come back in bursts), then the ratios a/b. Exit 1 when any (a) process failed.
+Loopback only, TLS verified, each side bounded by --time-limit.
+Usage: bench/fleet_bench.py [--nodes 100] [--size-mb 32] [--slots 8] [--retry-after 1] [--rounds 1]
+                            [--ibdriver build/src/ibdriver] [--out DIR]
 """
 import argparse
 import collections
@@ -19,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -130,14 +132,22 @@ def side_curl(args, url, sha, ca, out):
     return argvs, dirs
 
 
+def cpu_of_children():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(side, args, work, files, certs, sha, tag):
     out = os.path.join(work, "out-" + tag)
     mirror = Mirror(work, files, certs, args, tag)
     try:
         argvs, dirs = side(args, mirror.url, sha, os.path.join(certs, "ca.pem"), out)
+        before = cpu_of_children()
         started, ends = run_fleet(argvs, dirs, args.time_limit)
+        fleet_cpu = cpu_of_children() - before
     finally:
         mirror.stop()
+    mirror_cpu = cpu_of_children() - before - fleet_cpu
     failed = []
     for folder, (code, _) in zip(dirs, ends):
         if code != 0:
@@ -152,8 +162,8 @@ def measure(side, args, work, files, certs, sha, tag):
             with open(os.path.join(folder, "log")) as log:
                 waits.extend(float(m.group(1)) for m in WAIT.finditer(log.read()))
     shutil.rmtree(out, ignore_errors=True)
-    return {"started": started, "ends": [end for _, end in ends], "failed": failed,
-            "requests": mirror.requests(), "attempts": attempts, "waits": waits}
+    return {"started": started, "ends": [end for _, end in ends], "failed": failed, "requests": mirror.requests(),
+            "attempts": attempts, "waits": waits, "fleet_cpu": fleet_cpu, "mirror_cpu": mirror_cpu}
 
 
 def summarise(result, args, size):
@@ -169,7 +179,8 @@ def summarise(result, args, size):
             "busy_slots": busy / wall if wall > 0 else 0.0, "rejected": rejected,
             "finish": sorted(end - started for end in result["ends"]),
             "failed": result["failed"], "attempts": result["attempts"], "waits": result["waits"],
-            "verified": args.nodes - len(result["failed"])}
+            "verified": args.nodes - len(result["failed"]), "fleet_cpu": result["fleet_cpu"],
+            "mirror_cpu": result["mirror_cpu"]}
 
 
 def peak_share(times, window=0.1):
@@ -200,7 +211,8 @@ def print_side(label, s, args):
     for line in s["failed"][:3]:
         print("    " + " | ".join(part.strip() for part in line.splitlines() if part.strip()))
     finish = s["finish"]
-    print("  wall time: %.2f s (first node done at %.2f s, median %.2f s)" % (s["wall"], finish[0], statistics.median(finish)))
+    print("  wall time: %.2f s (first node done at %.2f s, median %.2f s)" % (
+        s["wall"], finish[0], statistics.median(finish)))
     print("  requests the mirror saw: %d (200: %d, 206: %d, 429: %d, other: %d)" % (
         s["requests"], s["status"][200], s["status"][206], s["status"][429],
         s["requests"] - s["status"][200] - s["status"][206] - s["status"][429]))
@@ -208,7 +220,8 @@ def print_side(label, s, args):
           "429 pages: %d bytes" % (s["served"] / 1e6, s["minimum"] / 1e6, s["served"] / s["minimum"],
                                    s["served"] / max(s["verified"], 1) / (s["minimum"] / args.nodes),
                                    s["all_bytes"] - s["served"]))
-    print("  slots busy on average: %.2f of %d" % (s["busy_slots"], args.slots))
+    print("  slots busy on average: %.2f of %d; CPU time (user+sys): the %d processes %.1f s, the mirror %.1f s" % (
+        s["busy_slots"], args.slots, args.nodes, s["fleet_cpu"], s["mirror_cpu"]))
     if s["attempts"]:
         spread = collections.Counter(s["attempts"])
         print("  requests per verified node: median %g, max %d (%s)" % (
@@ -256,15 +269,18 @@ def main():
         os.makedirs(files)
         sha = make_file(os.path.join(files, NAME), args.size_mb)
         size = os.path.getsize(os.path.join(files, NAME))
+        load_before = os.getloadavg()[0]
         runs = {"a": [], "b": []}
         for round_number in range(args.rounds):
             for key, side in (("a", side_ibdriver), ("b", side_curl)):
                 runs[key].append(summarise(measure(side, args, work, files, certs, sha, "%s%d" % (key, round_number)),
                                            args, size))
         print("fleet benchmark: %d nodes at once, %d MiB bundle, one HTTPS mirror on 127.0.0.1 answering %d at once "
-              "(429, Retry-After: %d beyond), %d round(s)" % (args.nodes, args.size_mb, args.slots, args.retry_after,
-                                                                 args.rounds))
-        for key, label in (("a", "(a) ibdriver fetch"), ("b", "(b) curl --retry 10 --retry-all-errors && sha256sum -c")):
+              "(429, Retry-After: %d beyond), %d round(s); load average %.1f before, %.1f after, %d cores" % (
+                  args.nodes, args.size_mb, args.slots, args.retry_after, args.rounds, load_before, os.getloadavg()[0],
+                  os.cpu_count()))
+        labels = (("a", "(a) ibdriver fetch"), ("b", "(b) curl --retry 10 --retry-all-errors && sha256sum -c"))
+        for key, label in labels:
             for round_number, s in enumerate(runs[key]):
                 print_side("%s%s" % (label, "" if args.rounds == 1 else ", round %d" % (round_number + 1)), s, args)
 

@@ -22,8 +22,9 @@ Modes:
   limited       ok while fewer than --max-active requests of this mode are being answered, else 429 with
                 Retry-After: --retry-after (a busy mirror; counted per request in flight, as nginx's limit_conn)
 Listeners (ports written as JSON to --port-file): good (trusted certificate), http (plain),
-wrong_host, expired, unknown_ca. Every request is logged to --log as "port mode path range"; with --stats FILE, each answered request
-also adds a JSON line there: start and end (time.time()), listener, mode, status, body bytes sent.
+wrong_host, expired, unknown_ca. Every request is logged to --log as "port mode path range"; with
+--stats FILE, each answered request also adds a JSON line there: start and end (time.time()), listener,
+mode, status, body bytes sent.
 """
 import argparse
 import json
@@ -211,7 +212,8 @@ def main():
         server = Listener(("127.0.0.1", 0), make_handler(args, state, ports, listener))
         if listener != "http":
             server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            server.tls.load_cert_chain(os.path.join(args.certs, listener + ".pem"), os.path.join(args.certs, listener + ".key"))
+            server.tls.load_cert_chain(os.path.join(args.certs, listener + ".pem"),
+                                       os.path.join(args.certs, listener + ".key"))
         ports[listener] = server.server_address[1]
         servers.append(server)
     for server in servers:
