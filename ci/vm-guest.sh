@@ -127,6 +127,26 @@ modules_gone() {
   ! modinfo ibdriver_core >/dev/null 2>&1
 }
 
+stage_figures() {  # stage_figures STATE_JSON: the journal's seconds per stage (dkms: per kernel), one line
+  python3 -c '
+import json, sys
+stages = json.load(open(sys.argv[1]))["stages"]
+order = ["detect", "resolve", "fetch", "unpack", "packages", "dkms", "configure", "load", "validate"]
+parts = []
+for name in [n for n in order if n in stages]:
+    kernels = stages[name].get("kernels") or {}
+    parts.append("%s %.2f" % (name, stages[name]["seconds"]) + (" (%s)" % ", ".join("%s %.2f" % kv for kv in kernels.items()) if kernels else ""))
+print("; ".join(parts))' "$1"
+}
+# The boot unit is Type=notify (repair --ready-after): systemd saw READY=1 and the start succeeded.
+boot_unit_started() { [ "$(systemctl show -p ActiveState --value ibdriver-boot.service)" != activating ]; }
+boot_unit_notified() {
+  wait_until 120 boot_unit_started || { echo "ibdriver-boot.service still activating after 120 s"; return 1; }
+  detail "$(systemctl show -p Type,ActiveState,SubState,Result ibdriver-boot.service | tr '\n' ' ')"
+  [ "$(systemctl show -p Result --value ibdriver-boot.service)" = success ] &&
+    [ "$(systemctl show -p ActiveState --value ibdriver-boot.service)" = active ]
+}
+
 # ---- phase 1: Debian's kernel ----
 scenario_install_and_validate() {
   check "the ibdriver .deb installs with apt" deb_installs
@@ -139,6 +159,7 @@ scenario_install_and_validate() {
     logged_run /run/install.log ibdriver install --yes "${common[@]}" --reload --no-validate
   check "install's load stage: the bundle's driver replaced the running one" \
     grep -q "restarted the driver: the installed driver is the running one" /run/install.log
+  say "figure: seconds per stage (journal): $(stage_figures /var/lib/ibdriver/state.json)"
   check "DKMS built ibdriver_core and ibdriver_iser for $(uname -r)" modules_for "$(uname -r)"
   check "the modules load" modules_load
   check "the running rdma_rxe is the bundle's build (version 24.10-1.1.4)" rxe_is_bundles
@@ -170,6 +191,7 @@ scenario_cloud_kernel() {
   check "booted the cloud kernel" booted_cloud
   check "the modules load on $(uname -r)" modules_load
   check "ibdriver status: healthy, both kernels" status_both_kernels
+  check "the boot unit (Type=notify, repair --ready-after 300) told systemd it was ready: active, Result=success" boot_unit_notified
   if modprobe rdma_rxe 2>/dev/null; then
     check "the local IMDS and HTTPS mirror are up" start_servers
     check "Soft-RoCE" soft_roce

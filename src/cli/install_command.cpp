@@ -31,7 +31,14 @@ nlohmann::json headers_json(const std::vector<platform::MissingHeaders>& missing
 }
 nlohmann::json stage_seconds_json(const pipeline::InstallResult& result) {
   auto stages = nlohmann::json::array();
-  for (const auto& [stage, seconds] : result.stage_seconds) stages.push_back({{"stage", stage}, {"seconds", seconds}});
+  for (const auto& time : result.stage_seconds) {
+    nlohmann::json entry{{"stage", time.stage}, {"seconds", time.seconds}};
+    if (!time.kernels.empty()) {
+      entry["kernels"] = nlohmann::json::array();
+      for (const auto& [kernel, seconds] : time.kernels) entry["kernels"].push_back({{"kernel", kernel}, {"seconds", seconds}});
+    }
+    stages.push_back(std::move(entry));
+  }
   return stages;
 }
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/remedy_text.hpp"
+#include "core/service_notify.hpp"
 #include "pipeline/repair.hpp"
 
 namespace ibdriver::cli {
@@ -13,6 +14,7 @@ Command add_repair_command(CLI::App& app, GlobalOptions& global) {
     std::optional<std::string> kernel;
     bool no_load = false;
     double lock_wait = 600;
+    std::optional<double> ready_after;
   };
   auto state = std::make_shared<State>();
   auto* parser = app.add_subcommand(
@@ -24,12 +26,24 @@ Command add_repair_command(CLI::App& app, GlobalOptions& global) {
                    "Install the kernel's headers package when it has none (uninstall removes it)");
   parser->add_option("--lock-wait", state->lock_wait, "Wait this long for another ibdriver run (s)")->check(CLI::NonNegativeNumber);
   parser->add_option("--jobs", state->options.dkms.jobs, "Parallel make jobs for DKMS (default: all processors)");
+  parser->add_option("--ready-after", state->ready_after,
+                     "Under systemd (Type=notify, the boot unit): tell it the boot may go on after this many seconds, or when done "
+                     "if sooner; a longer build goes on and loads the modules when it is finished (s)")
+      ->check(CLI::NonNegativeNumber);
   return {parser, [state, &global] {
             auto& options = state->options;
             options.kernel = state->kernel;
             options.load = !state->no_load;
             options.lock_wait = std::chrono::seconds(static_cast<long long>(state->lock_wait));
+            // The boot waits for this unit (Before=network-pre.target): a long build must not keep the
+            // node without its network, so readiness has a bound and the build goes on behind it.
+            std::optional<BoundedReadiness> readiness;
+            if (state->ready_after) {
+              readiness.emplace(std::chrono::seconds(static_cast<long long>(*state->ready_after)),
+                                "still building the InfiniBand modules for the running kernel; they are loaded when built");
+            }
             auto result = pipeline::run_repair(global.system_root(), options);
+            if (readiness) readiness->ready(result.message);
             if (global.json) {
               fmt::print("{}\n", nlohmann::json(result).dump(2));
             } else {

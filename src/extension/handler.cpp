@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <csignal>
 #include <cstring>
 #include <system_error>
@@ -568,6 +569,7 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
     auto install = install_options(settings, options);
     CatalogNote catalog_note;
     std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> started;
+    std::optional<std::string> ready_message;  // set once the running kernel is ready (on_ready)
     install.on_stage = [&](std::string_view stage, pipeline::StageEvent event, const std::string& stage_message) {
       auto state = event == pipeline::StageEvent::started ? StatusState::transitioning : StatusState::success;
       auto message = stage_message;
@@ -583,7 +585,24 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
       } else {
         status.stage(stage, state, message);
       }
-      status.write(StatusState::transitioning, 0, message);
+      if (ready_message) {
+        status.write(StatusState::success, 0, *ready_message);  // the node stays reported ready
+      } else {
+        status.write(StatusState::transitioning, 0, message);
+      }
+    };
+    // Ready on the running kernel while the dkms stage goes on for the others: success is reported now
+    // (a reboot this enable makes itself waits for the end), the "dkms" substatus follows the rest.
+    install.on_ready = [&](const pipeline::ReadyReport& ready) {
+      if (ready.reboot_required && settings.reboot_if_required) return;
+      auto text = fmt::format("the driver is ready on the running kernel {}{}; building it for {} goes on (see the dkms substatus)", ready.kernel,
+                              ready.reboot_required ? " after a reboot (reboot required)"
+                              : ready.validation.empty() ? std::string{}
+                                                         : fmt::format(": {}", ready.validation),
+                              fmt::join(ready.building, ", "));
+      log::info(text);
+      ready_message = text;
+      status.write(StatusState::success, 0, text);
     };
     // IMDS may answer 410 for a while after boot: enable did not wait, the worker does, and says so.
     install.fetch.plan.detect.imds.on_wait = [&](const std::string& failure, std::chrono::milliseconds wait) {

@@ -21,7 +21,7 @@ inline constexpr const char* kept_binary = "/var/lib/ibdriver/bin/ibdriver";
 inline constexpr const char* kept_libraries = "/var/lib/ibdriver/lib";
 inline constexpr const char* agent_folder = "/var/lib/waagent/";
 
-// The unit packaging/systemd/ibdriver-boot.service ships (ExecStart=<binary> repair --quiet).
+// The unit packaging/systemd/ibdriver-boot.service ships (ExecStart=<binary> repair --quiet --ready-after 300).
 std::string boot_unit_content(std::string_view binary = packaged_binary);
 
 // This program's file, as a path on the machine running it (/proc/self/exe), when `root` is that

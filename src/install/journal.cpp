@@ -61,7 +61,10 @@ void to_json(nlohmann::json& out, const JournalRecord& journal) {
     replaced.push_back({{"name", package.name}, {"version", package.version}, {"architecture", package.architecture}, {"kept_file", package.kept_file}});
   }
   auto stages = nlohmann::json::object();
-  for (const auto& [name, stage] : journal.stages) stages[name] = {{"state", stage.state}, {"seconds", stage.seconds}};
+  for (const auto& [name, stage] : journal.stages) {
+    stages[name] = {{"state", stage.state}, {"seconds", stage.seconds}};
+    if (!stage.kernels.empty()) stages[name]["kernels"] = stage.kernels;
+  }
   out = {{"schema", Journal::schema_version},
          {"release", {{"version", journal.release_version}, {"file", journal.release_file}, {"sha256", journal.sha256}, {"kind", journal.kind}}},
          {"bundle_dir", journal.bundle_dir},
@@ -145,7 +148,8 @@ JournalRecord Journal::parse(std::string_view text, const std::string& origin) {
                                         module.at("kernels").get<std::vector<std::string>>()});
       }
       for (const auto& [name, stage] : json.at("stages").items()) {
-        journal.stages[name] = {stage.at("state").get<std::string>(), stage.at("seconds").get<double>()};
+        journal.stages[name] = {stage.at("state").get<std::string>(), stage.at("seconds").get<double>(),
+                                stage.value("kernels", std::map<std::string, double>{})};  // absent before per-kernel times
       }
     }
     if (json.contains("signing") && !json.at("signing").is_null()) {
@@ -248,8 +252,9 @@ void Journal::set_signing(const std::string& key, const std::string& certificate
   save();
 }
 
-void Journal::mark_stage(const std::string& stage, double seconds) {
-  record_.stages[stage] = {"done", seconds};
+void Journal::mark_stage(const std::string& stage, double seconds, bool timing_only,
+                         const std::vector<std::pair<std::string, double>>& kernels) {
+  record_.stages[stage] = {timing_only ? "ran" : "done", seconds, {kernels.begin(), kernels.end()}};
   save();
 }
 

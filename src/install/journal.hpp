@@ -3,6 +3,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -43,10 +44,13 @@ struct ReplacedPackage {
   std::string kept_file;
 };
 
-// One stage's record: "done" once it finished, and how long its last run took (seconds).
+// One stage's record: "done" once it finished ("ran" for a stage that leaves nothing behind: detect,
+// resolve, load, validate), how long its last run took (seconds), and for dkms each kernel's build
+// (kernel release -> seconds) when it built any.
 struct StageRecord {
   std::string state;
   double seconds = 0;
+  std::map<std::string, double> kernels{};
 };
 
 // What the journal holds (read-only outside Journal).
@@ -124,7 +128,9 @@ class Journal {
   // The first original of a file is the one uninstall restores.
   void add_config_change(const ConfigChange& change);
   void set_signing(const std::string& key, const std::string& certificate, bool generated);
-  void mark_stage(const std::string& stage, double seconds);
+  // Records a stage's run: "done", or "ran" when `timing_only` (a stage that leaves nothing to check).
+  void mark_stage(const std::string& stage, double seconds, bool timing_only = false,
+                  const std::vector<std::pair<std::string, double>>& kernels = {});
   void begin_repair(RepairRecord record);
   void finish_repair(const std::string& result);
 

@@ -139,6 +139,8 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
   const auto& release = plan.resolution->release;
   report(to_string(StageName::detect), StageEvent::done, "platform supported");
   report(to_string(StageName::resolve), StageEvent::done, fmt::format("{} {}", release_name(release), release.version));
+  result.stage_seconds.push_back({std::string(to_string(StageName::detect)), plan.detect_seconds});
+  result.stage_seconds.push_back({std::string(to_string(StageName::resolve)), plan.resolve_seconds});
   require_kernels(plan, options.fetch.plan);
   note_kernels_without_headers(plan, options, result);
   // DKMS signs what it builds; distro packages come with the distribution's own signatures.
@@ -211,6 +213,10 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
     result.seconds = seconds_since(started);
     return result;
   }
+  // The plan's times go into the journal with a run that changes something (a no-op re-run writes nothing).
+  journal.mark_stage(std::string(to_string(StageName::detect)), plan.detect_seconds, true);
+  journal.mark_stage(std::string(to_string(StageName::resolve)), plan.resolve_seconds, true);
+  std::string validation;  // what validate said, for the ready report
   for (const auto& stage : stages) {
     auto name = std::string(to_string(stage->name()));
     if (stage->name() == StageName::validate && !options.validate) {
@@ -239,12 +245,33 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
     auto stage_started = Clock::now();
     auto message = stage->run(context);
     auto seconds = seconds_since(stage_started);
-    if (stage->lasting()) journal.mark_stage(name, seconds);
+    // A stage with work left for later is done only once that work is (a crash in between: status and
+    // a re-run find what is missing).
+    auto kernels = stage->name() == StageName::dkms ? context.kernel_seconds : decltype(StageTime::kernels){};
+    if (context.deferred_kernels.empty() || stage->name() != StageName::dkms) journal.mark_stage(name, seconds, !stage->lasting(), kernels);
     result.stages.push_back(name);
-    result.stage_seconds.emplace_back(name, seconds);
+    result.stage_seconds.push_back({name, seconds, kernels});
+    if (stage->name() == StageName::validate) validation = message;
     report(name, StageEvent::done, message);
   }
   result.reboot_required = context.reboot_required;
+  if (!context.deferred_kernels.empty()) {
+    // The node is ready on its running kernel: what is left is for kernels it may boot later.
+    ReadyReport ready{plan.platform.kernels.running, context.reboot_required, validation, context.deferred_kernels};
+    log::info(fmt::format("the driver is ready on the running kernel {}{}; building it for {} now", ready.kernel,
+                          ready.reboot_required ? " after a reboot" : validation.empty() ? "" : " (validated)",
+                          fmt::join(ready.building, ", ")));
+    if (options.on_ready) options.on_ready(ready);
+    auto dkms = std::find_if(stages.begin(), stages.end(), [](const auto& stage) { return stage->name() == StageName::dkms; });
+    auto& timed = *std::find_if(result.stage_seconds.begin(), result.stage_seconds.end(), [](const auto& time) { return time.stage == "dkms"; });
+    report("dkms", StageEvent::started, fmt::format("building for the other kernels: {}", fmt::join(context.deferred_kernels, ", ")));
+    auto deferred_started = Clock::now();
+    auto message = (*dkms)->run_deferred(context);
+    timed.seconds += seconds_since(deferred_started);
+    timed.kernels = context.kernel_seconds;
+    journal.mark_stage("dkms", timed.seconds, false, timed.kernels);
+    report("dkms", StageEvent::done, message);
+  }
   result.journal = journal.record();
   result.seconds = seconds_since(started);
   return result;

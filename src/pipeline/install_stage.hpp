@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -18,6 +19,14 @@
 #include "verbs/validate.hpp"
 
 namespace ibdriver::pipeline {
+
+// The point where the node is ready while the dkms stage still builds for other kernels.
+struct ReadyReport {
+  std::string kernel;                  // the running kernel, which has the driver
+  bool reboot_required = false;        // the installed driver runs after a reboot (load stage)
+  std::string validation;              // what validate said ("" when it was skipped or deferred)
+  std::vector<std::string> building;   // the other kernels, built next
+};
 
 struct InstallOptions {
   FetchOptions fetch;  // how the release was chosen (plan options, an offline bundle) and is fetched (mirrors, cache)
@@ -35,6 +44,9 @@ struct InstallOptions {
   install::PackageManagerSettings packages;
   install::DkmsSettings dkms;
   StageListener on_stage;  // optional
+  // Optional: called once the running kernel has the driver and load and validate have judged it, when
+  // the dkms stage still has other kernels to build (the extension reports success from here on).
+  std::function<void(const ReadyReport&)> on_ready;
   install::SigningSettings signing;  // Secure Boot: the MOK key DKMS signs with
 };
 
@@ -42,12 +54,20 @@ struct InstallOptions {
 // decides the release (its catalog row or its pinned SHA-256); the platform is still checked.
 Plan plan_install(const SystemRoot& root, const InstallOptions& options);
 
+// How long one stage of a run took (seconds, wall clock); the dkms stage also has each kernel's build,
+// in the order built (the running kernel first).
+struct StageTime {
+  std::string stage;
+  double seconds = 0;
+  std::vector<std::pair<std::string, double>> kernels{};
+};
+
 struct InstallResult {
   Plan plan;
   std::optional<install::JournalRecord> journal;   // unset for a dry run
   bool nothing_to_do = false;                      // a re-run on a provisioned machine
   std::vector<std::string> stages;                 // the stages this run carried out
-  std::vector<std::pair<std::string, double>> stage_seconds;  // each stage run, with its duration
+  std::vector<StageTime> stage_seconds;            // detect, resolve, then each stage run, in order
   double seconds = 0;
   std::optional<install::SigningPlan> signing;     // set when the modules are signed
   std::vector<std::string> notes;                  // what a person should know (a newer release not installed)

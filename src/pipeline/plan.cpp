@@ -1,6 +1,7 @@
 #include "pipeline/plan.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -119,12 +120,21 @@ platform::PlatformReport detect(const SystemRoot& root, const PlanOptions& optio
 
 Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
   validate_usage(options);
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point from, Clock::time_point to) { return std::chrono::duration<double>(to - from).count(); };
+  auto began = Clock::now();
   auto catalog = catalog::load_machine_catalog(root, options.catalog_overlay);
+  auto catalog_loaded = Clock::now();
   Plan plan;
   plan.notes = catalog.notes;
   plan.platform = detect_with(root, options, catalog);
   plan.kernels = options.kernels.empty() ? plan.platform.kernels.with_headers() : options.kernels;
+  auto detected = Clock::now();
   auto chosen = choose_release(plan.platform, options, catalog);
+  // Detection's time includes the os check's own look at the catalog (microseconds); resolve is the
+  // catalog's loading (the signed channel's verification included) and the choice.
+  plan.detect_seconds = seconds(catalog_loaded, detected);
+  plan.resolve_seconds = seconds(began, catalog_loaded) + seconds(detected, Clock::now());
   // The distribution's packages carry modules prebuilt for its kernels: no headers, no DKMS build.
   bool builds_modules = !chosen.resolution || chosen.resolution->release.downloads();
   if (!builds_modules) {

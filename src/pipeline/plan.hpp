@@ -50,6 +50,8 @@ struct Plan {
   std::vector<platform::MissingHeaders> missing_headers;
   std::optional<platform::SizeConfiguration> size_configuration;  // when IMDS named the size
   std::vector<PlannedChange> configuration;
+  double detect_seconds = 0;   // how long detection took (the platform's checks, IMDS included)
+  double resolve_seconds = 0;  // how long the catalog's loading and the release's choice took
   ExitCode exit_code = ExitCode::success;
   std::string failure;  // the message behind a non-zero exit_code
   std::string failure_hint;

@@ -29,7 +29,7 @@ def this_version(new, settings, protected, kept_copy):
               "contains": "installed"}]
     if kept_copy:
         steps += [check("the boot unit runs the kept copy /var/lib/ibdriver/bin/ibdriver, not the extension folder's binary",
-                        "grep -qx 'ExecStart=/var/lib/ibdriver/bin/ibdriver repair --quiet' %s && /var/lib/ibdriver/bin/ibdriver --version" % UNIT),
+                        "grep -qx 'ExecStart=/var/lib/ibdriver/bin/ibdriver repair --quiet --ready-after 300' %s && /var/lib/ibdriver/bin/ibdriver --version" % UNIT),
                   check("ibdriver status through the kept copy: healthy", "/var/lib/ibdriver/bin/ibdriver status")]
     steps += [
         check("no HandlerState of ours: config/ holds the settings and the agent's HandlerState (Enabled) and HandlerStatus",
@@ -86,7 +86,7 @@ def main():
                 {"do": "enable", "version": new, "settings": settings, "protected": protected, "expect": "success",
                  "contains": "(configure, load)"},
                 check("after the update the old folder is gone and the boot unit runs the kept copy of this version",
-                      "test ! -e %s%s && grep -qx 'ExecStart=/var/lib/ibdriver/bin/ibdriver repair --quiet' %s"
+                      "test ! -e %s%s && grep -qx 'ExecStart=/var/lib/ibdriver/bin/ibdriver repair --quiet --ready-after 300' %s"
                       " && cmp /var/lib/ibdriver/bin/ibdriver %s%s/bin/ibdriver" % (FOLDER, old, UNIT, FOLDER, new)),
                 check("ibdriver status after the update: healthy", "/var/lib/ibdriver/bin/ibdriver status"),
                 {"do": "uninstall", "version": new, "settings": settings, "protected": protected},

@@ -7,6 +7,7 @@
 #include "core/process.hpp"
 #include "support/fake_machine.hpp"
 #include "support/imds_server.hpp"
+#include "support/notify_socket.hpp"
 #include "support/temp_dir.hpp"
 #include "support/tools.hpp"
 
@@ -168,4 +169,16 @@ TEST_CASE("plan honours pins and overlays, and refuses bad ones with exit 1", "[
     CHECK_THAT(result.err, Catch::Contains("bad.json"));
   }
   SECTION("--catalog that does not exist") { CHECK(with({"--catalog", "/nonexistent.json"}).exit_status == 1); }
+}
+
+TEST_CASE("repair --ready-after tells systemd (Type=notify) the boot may go on, with what it found", "[cli][notify]") {
+  test::TempDir root;
+  test::TempDir sockets;
+  test::NotifySocket systemd((sockets.path() / "notify").string());
+  auto result = ibdriver_cli({"repair", "--ready-after", "300", "--root", root.path().string()});
+  INFO(result.err);
+  CHECK(result.exit_status == 0);
+  CHECK(systemd.next() == "READY=1\nSTATUS=ibdriver has installed nothing here: nothing to repair");
+  CHECK_FALSE(systemd.next(false));  // once
+  CHECK(ibdriver_cli({"repair", "--ready-after", "-1", "--root", root.path().string()}).exit_status == 1);
 }

@@ -1,4 +1,5 @@
 #include <fstream>
+#include <map>
 
 #include <catch2/catch.hpp>
 
@@ -111,6 +112,8 @@ TEST_CASE("the journal round-trips and a damaged one is an error", "[install][jo
   journal.add_config_change({"/etc/waagent.conf", "edited", std::string("OS.EnableRDMA=n\n")});
   journal.add_config_change({"/etc/waagent.conf", "edited", std::string("OS.EnableRDMA=y\n")});  // the first original wins
   journal.mark_stage("fetch", 1.5);
+  journal.mark_stage("detect", 0.25, true);  // a stage that leaves nothing behind: its time only
+  journal.mark_stage("dkms", 42.0, false, {{"6.1.0-27-amd64", 30.0}, {"6.1.0-28-amd64", 12.0}});
   auto loaded = install::Journal::load(root);
   REQUIRE(loaded.has_value());
   const auto& read = loaded->record();
@@ -123,6 +126,12 @@ TEST_CASE("the journal round-trips and a damaged one is an error", "[install][jo
   CHECK(read.configuration[0].original == std::string("OS.EnableRDMA=n\n"));
   CHECK(read.stage_done("fetch"));
   CHECK(read.stages.at("fetch").seconds == 1.5);
+  CHECK(read.stages.at("fetch").kernels.empty());
+  CHECK_FALSE(read.stage_done("detect"));
+  CHECK(read.stages.at("detect").state == "ran");
+  CHECK(read.stages.at("detect").seconds == 0.25);
+  CHECK(read.stage_done("dkms"));
+  CHECK(read.stages.at("dkms").kernels == std::map<std::string, double>{{"6.1.0-27-amd64", 30.0}, {"6.1.0-28-amd64", 12.0}});
   CHECK_THROWS_WITH(journal.add_dkms_kernel("srp", "6.1.0-27-amd64"), Catch::Contains("never journaled"));
   std::ofstream(install::Journal::path(root)) << "{\"schema\": 1";
   CHECK_THROWS_WITH(install::Journal::load(root), Catch::Contains("damaged"));

@@ -90,6 +90,11 @@ TEST_CASE("a distro-packages release installs from the distro's repository with 
   fetch::DownloadObserver quiet;
   auto result = pipeline::run_install(machine.root(), plan, options, quiet);
   CHECK(result.stages == Argv{"packages", "configure", "load"});
+  // Seconds per stage: detect and resolve (the plan's), then each stage that ran, in order.
+  Argv timed;
+  for (const auto& time : result.stage_seconds) timed.push_back(time.stage);
+  CHECK(timed == Argv{"detect", "resolve", "packages", "configure", "load"});
+  CHECK(std::all_of(result.stage_seconds.begin(), result.stage_seconds.end(), [](const auto& time) { return time.seconds >= 0; }));
   auto reason = [&](const std::string& stage) {
     auto found = std::find_if(skipped.begin(), skipped.end(), [&](const auto& entry) { return entry.first == stage; });
     return found == skipped.end() ? std::string() : found->second;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -370,22 +371,30 @@ class DkmsStage : public Stage {
                   "check `dkms status` and the bundle's profile; a bundle of prebuilt kmods needs the kernel it was built for");
     }
     for (const auto& module : modules) context.journal.add_dkms_module(module.name, module.version);
-    install::DkmsBuilder builder(context.root, context.options->dkms, certificate);
-    for (const auto& kernel : context.kernels) builder.ensure(modules, kernel, context.journal);
-    // DKMS's own verdict, as Azure's images check it: vendor packages' postinst scripts hide failed builds.
-    install::Dkms dkms(context.options->dkms);
-    std::vector<std::string> not_installed;
-    for (const auto& module : modules) {
-      for (const auto& kernel : context.kernels) {
-        if (!dkms.installed(module, kernel)) not_installed.push_back(fmt::format("{}/{} for {}", module.name, module.version, kernel));
-      }
+    // The running kernel first: once it has the driver, load and validate need nothing more, and the
+    // other kernels (a node boots them later, if ever) are built after validate (run_deferred).
+    auto first = context.kernels;
+    const auto& running = context.plan->platform.kernels.running;
+    if (context.kernels.size() > 1 && std::find(context.kernels.begin(), context.kernels.end(), running) != context.kernels.end()) {
+      first = {running};
+      std::copy_if(context.kernels.begin(), context.kernels.end(), std::back_inserter(context.deferred_kernels),
+                   [&](const std::string& kernel) { return kernel != running; });
     }
-    if (!not_installed.empty()) {
-      throw Error(ExitCode::operation_failed,
-                  fmt::format("after the build, `dkms status` does not show {} as installed", fmt::join(not_installed, ", ")),
-                  "see the make.log under /var/lib/dkms/<module>/<version>/build/ and `dkms status`");
+    build_for(context, modules, first, certificate);
+    if (!context.deferred_kernels.empty()) {
+      deferred_modules_ = modules;
+      deferred_certificate_ = certificate;
+      return fmt::format("{} module(s) built and installed for the running kernel {} ({:.1f} s); {} next, after validate",
+                         modules.size(), running, context.kernel_seconds.back().second, fmt::join(context.deferred_kernels, ", "));
     }
     return fmt::format("{} module(s) built and installed for {}", modules.size(), fmt::join(context.kernels, ", "));
+  }
+  std::string run_deferred(StageContext& context) override {
+    if (context.deferred_kernels.empty()) return {};
+    build_for(context, deferred_modules_, context.deferred_kernels, deferred_certificate_);
+    context.deferred_kernels.clear();
+    return fmt::format("{} module(s) built and installed for {} (the running kernel first)", deferred_modules_.size(),
+                       fmt::join(context.kernels, ", "));
   }
   void undo(StageContext& context) override {
     const auto& journal = context.journal.record();
@@ -404,6 +413,37 @@ class DkmsStage : public Stage {
       }
     }
   }
+
+ private:
+  // Builds what each kernel lacks, in order, timing each kernel (context.kernel_seconds), then takes
+  // DKMS's own verdict, as Azure's images check it: vendor packages' postinst scripts hide failed builds.
+  static void build_for(StageContext& context, const std::vector<install::DkmsModule>& modules, const std::vector<std::string>& kernels,
+                        const std::optional<std::string>& certificate) {
+    install::DkmsBuilder builder(context.root, context.options->dkms, certificate);
+    for (const auto& kernel : kernels) {
+      auto started = std::chrono::steady_clock::now();
+      auto built = builder.ensure(modules, kernel, context.journal);
+      auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      context.kernel_seconds.emplace_back(kernel, seconds);
+      log::info(built.empty() ? fmt::format("dkms: kernel {} already had every module ({:.1f} s)", kernel, seconds)
+                              : fmt::format("dkms: built {} for kernel {} in {:.1f} s", fmt::join(built, ", "), kernel, seconds));
+    }
+    install::Dkms dkms(context.options->dkms);
+    std::vector<std::string> not_installed;
+    for (const auto& module : modules) {
+      for (const auto& kernel : kernels) {
+        if (!dkms.installed(module, kernel)) not_installed.push_back(fmt::format("{}/{} for {}", module.name, module.version, kernel));
+      }
+    }
+    if (!not_installed.empty()) {
+      throw Error(ExitCode::operation_failed,
+                  fmt::format("after the build, `dkms status` does not show {} as installed", fmt::join(not_installed, ", ")),
+                  "see the make.log under /var/lib/dkms/<module>/<version>/build/ and `dkms status`");
+    }
+  }
+
+  std::vector<install::DkmsModule> deferred_modules_;
+  std::optional<std::string> deferred_certificate_;
 };
 
 class ConfigureStage : public Stage {

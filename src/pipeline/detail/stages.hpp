@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/system_root.hpp"
@@ -30,6 +31,10 @@ struct StageContext {
   // Set by the load stage: the installed driver is not the running one until a reboot (validation is
   // then deferred, never passed).
   bool reboot_required = false;
+  // Set by the dkms stage: the kernels it builds after validate (run_deferred), the running kernel being
+  // ready; and how long each kernel's build took, in the order built.
+  std::vector<std::string> deferred_kernels{};
+  std::vector<std::pair<std::string, double>> kernel_seconds{};
   // Set by undo: what could not be put back; uninstall finishes everything else, then reports these.
   std::vector<std::string> undo_failures{};
 };
@@ -55,6 +60,10 @@ class Stage {
   virtual std::string run(StageContext& context) = 0;
   // Removes what the stage added and restores what it changed.
   virtual void undo(StageContext& context) = 0;
+  // The part of the stage's work that waits until the node is ready (the dkms stage: the kernels other
+  // than the running one, context.deferred_kernels); returns the line its `done` event shows, empty
+  // when nothing was left.
+  virtual std::string run_deferred(StageContext& /*context*/) { return {}; }
 };
 
 // fetch, unpack, packages, dkms, configure, load, validate: the stages after the plan, in order.
