@@ -18,6 +18,7 @@
 #include "core/log.hpp"
 #include "core/process.hpp"
 #include "core/run_lock.hpp"
+#include "core/text.hpp"
 #include "install/dkms_builder.hpp"
 #include "install/kernel_headers.hpp"
 #include "install/kernel_hook.hpp"
@@ -74,11 +75,32 @@ std::string running_kernel_release() {
   return machine.release;
 }
 
+bool mountinfo_lists_root_mount(std::string_view mountinfo) {
+  for (auto line : text::split(mountinfo, '\n')) {
+    // proc(5): ID PARENT MAJOR:MINOR ROOT MOUNT-POINT ...; the fifth field is the mount point.
+    auto fields = text::split(line, ' ');
+    if (fields.size() > 4 && fields[4] == "/") return true;
+  }
+  return false;
+}
+
 bool inside_chroot() {
   struct stat own_root {};
   struct stat init_root {};
-  if (::stat("/", &own_root) != 0 || ::stat("/proc/1/root", &init_root) != 0) return false;
-  return own_root.st_dev != init_root.st_dev || own_root.st_ino != init_root.st_ino;
+  if (::stat("/", &own_root) != 0) return false;
+  if (::stat("/proc/1/root", &init_root) == 0) {
+    return own_root.st_dev != init_root.st_dev || own_root.st_ino != init_root.st_ino;
+  }
+  // PID 1's root can be out of reach (no CAP_SYS_PTRACE over it, as on this project's CI machine):
+  // then the mounts this process sees say it. Mounts outside its root are not listed, so a chroot
+  // whose folder is not itself a mount point has no mount at "/".
+  try {
+    auto mountinfo = read_file_if_exists("/proc/self/mountinfo", 4 * 1024 * 1024);
+    return mountinfo && !mountinfo_lists_root_mount(*mountinfo);
+  } catch (const std::exception& error) {
+    log::debug(fmt::format("cannot tell whether this is a chroot: {}", error.what()));
+    return false;
+  }
 }
 
 RepairPlan plan_repair(const SystemRoot& root, const install::JournalRecord& journal, const std::string& kernel) {

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -57,8 +58,11 @@ struct RepairResult {
 RepairResult run_repair(const SystemRoot& root, const RepairOptions& options);
 void to_json(nlohmann::json& out, const RepairResult& result);
 
-// Whether this process runs inside a chroot (its "/" is not that of PID 1); false when unknown.
+// Whether this process runs inside a chroot: its "/" is not that of PID 1, or, where PID 1's root
+// cannot be read, no mount is listed at "/" in /proc/self/mountinfo; false when unknown.
 bool inside_chroot();
+// Whether a mountinfo text (proc(5), /proc/self/mountinfo) lists a mount whose mount point is "/".
+bool mountinfo_lists_root_mount(std::string_view mountinfo);
 
 // The release of the kernel this process runs on (uname -r).
 std::string running_kernel_release();

@@ -178,3 +178,18 @@ TEST_CASE("repair names a newer kernel installed without headers, its package an
   CHECK_THAT(text.out, Catch::Contains(fmt::format("kernel {} is installed without headers", other_kernel)) &&
                            Catch::Contains("--install-headers"));
 }
+
+TEST_CASE("a chroot is told by PID 1's root, or where that is out of reach by the mounts it sees", "[repair][chroot]") {
+  // /proc/self/mountinfo on a host, then inside a chroot whose folder is not a mount point (this
+  // project's CI machine, where /proc/1/root answers EACCES: only the chroot's own /proc is listed).
+  CHECK(pipeline::mountinfo_lists_root_mount("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard\n"
+                                             "45 27 0:40 / /proc rw,relatime - proc proc rw\n"));
+  CHECK_FALSE(pipeline::mountinfo_lists_root_mount("45 27 0:40 / /proc rw,relatime - proc proc rw\n"));
+  CHECK_FALSE(pipeline::mountinfo_lists_root_mount(""));
+  // A bind mount of the chroot's folder onto itself is a mount at "/" seen from inside: not a chroot by
+  // this rule, and PID 1's root (when readable) decides.
+  CHECK(pipeline::mountinfo_lists_root_mount("312 27 254:0 /var/tmp/root / rw - ext4 /dev/vda rw\n"));
+  // The test runs on the host itself.
+  CHECK(pipeline::mountinfo_lists_root_mount(test::file_text("/proc/self/mountinfo")));
+  CHECK_FALSE(pipeline::inside_chroot());
+}
