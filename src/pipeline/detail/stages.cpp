@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <iterator>
+#include <set>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@
 #include "install/bundle_dkms.hpp"
 #include "install/configure.hpp"
 #include "install/dkms_builder.hpp"
+#include "install/dkms_order.hpp"
 #include "install/doca_host.hpp"
 #include "install/kernel_headers.hpp"
 #include "install/kernel_hook.hpp"
@@ -224,6 +226,7 @@ class PackagesStage : public Stage {
     }
     auto record = [&](const std::vector<std::string>& added) { context.journal.add_packages(added); };
     std::vector<std::string> bundle_sources;
+    std::vector<std::vector<std::string>> first_transactions;
     if (release.kind == catalog::BundleKind::doca_host) {
       auto package_file = unpacked_dir(context) / release.file_name();
       auto doca = install::inspect_doca_host_bundle(unpacked_dir(context), system_path(context, package_file), release, packages);
@@ -231,6 +234,9 @@ class PackagesStage : public Stage {
       bundle_sources = doca.source_files;
     } else {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
+      // The dkms.conf files are read before anything is installed: a bad one (a field missing, an
+      // unknown BUILD_DEPENDS, a cycle) is exit 14 naming the module and the file, and changes nothing.
+      auto order = bundle_dkms_order(context, bundle.repository, packages);
       // kmods are read before the repository is added: a bundle that fits no kernel changes nothing.
       install::PrebuiltModules prebuilt;
       if (bundle.format == install::PackageFormat::rpm) prebuilt = install::find_prebuilt_modules(bundle.repository);
@@ -245,9 +251,19 @@ class PackagesStage : public Stage {
       }
       context.journal.add_repository_files(repository_files);
       bundle_sources = repository_files;
+      first_transactions = transactions_before_profile(packages, order, profile);
+    }
+    // Each *-dkms package builds in its postinst, in the package manager's order, which follows Depends
+    // only: what a module links against is installed (and built) in a transaction of its own first.
+    for (const auto& transaction : first_transactions) {
+      log::info(fmt::format("installing {} first, on its own: DKMS build order (what builds next links against it)",
+                            fmt::join(transaction, " ")));
+      install_keeping_replaced(context, packages, transaction, bundle_sources);
     }
     install_keeping_replaced(context, packages, {profile}, bundle_sources);
-    return fmt::format("{} installed with {}", profile, packages.name());
+    return first_transactions.empty() ? fmt::format("{} installed with {}", profile, packages.name())
+                                      : fmt::format("{} installed with {} (DKMS build order: {} first)", profile, packages.name(),
+                                                    fmt::join(first_transactions.front(), " "));
   }
   void undo(StageContext& context) override {
     const auto& journal = context.journal.record();
@@ -277,6 +293,55 @@ class PackagesStage : public Stage {
   static install::PackageManager& require_packages(const StageContext& context) {
     if (context.packages == nullptr) throw Error(ExitCode::os_not_supported, context.packages_unavailable);
     return *context.packages;
+  }
+
+  // The bundle's DKMS modules in build order, read from its *-dkms package files (NVIDIA names every
+  // package of a DKMS source so: real-bundles.md) before the package manager runs.
+  static install::DkmsBuildOrder bundle_dkms_order(const StageContext& context, const fs::path& repository,
+                                                   install::PackageManager& packages) {
+    std::vector<install::PackageFile> files;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator(repository, error)) {
+      auto name = entry.path().filename().string();
+      auto extension = entry.path().extension();
+      if ((extension != ".deb" && extension != ".rpm") || name.find("dkms") == std::string::npos) continue;
+      files.push_back({entry.path(), packages.package_name_of(system_path(context, entry.path()))});
+    }
+    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.file < b.file; });
+    if (files.empty()) return {};
+    auto scratch = context.root.path("/var/lib/ibdriver/dkms-conf.tmp");
+    fs::remove_all(scratch, error);
+    struct RemoveScratch {
+      fs::path path;
+      ~RemoveScratch() {
+        std::error_code ignored;
+        fs::remove_all(path, ignored);
+      }
+    } remove_scratch{scratch};
+    // Modules DKMS already has on this machine satisfy a BUILD_DEPENDS outside the bundle.
+    std::set<std::string> elsewhere;
+    for (const auto& entry : fs::directory_iterator(context.root.path("/var/lib/dkms"), error)) elsewhere.insert(entry.path().filename().string());
+    return install::dkms_build_order(install::bundle_dkms_modules(files, scratch), elsewhere);
+  }
+
+  // The transactions before the profile's own: every depth but the deepest, each limited to the
+  // packages the profile installs (a package the profile does not want is never added for its order).
+  // Empty when the order has one depth: one transaction is then already in order.
+  static std::vector<std::vector<std::string>> transactions_before_profile(install::PackageManager& packages,
+                                                                          const install::DkmsBuildOrder& order,
+                                                                          const std::string& profile) {
+    auto groups = install::install_transactions(order);
+    if (groups.size() < 2) return {};
+    auto wanted = packages.would_install({profile});
+    std::vector<std::vector<std::string>> transactions;
+    for (std::size_t depth = 0; depth + 1 < groups.size(); ++depth) {
+      std::vector<std::string> transaction;
+      for (const auto& name : groups[depth]) {
+        if (std::find(wanted.begin(), wanted.end(), name) != wanted.end()) transaction.push_back(name);
+      }
+      if (!transaction.empty()) transactions.push_back(std::move(transaction));
+    }
+    return transactions;
   }
 
   static std::vector<std::string> still_installed(install::PackageManager& packages, const std::vector<std::string>& names) {
