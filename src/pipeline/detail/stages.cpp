@@ -230,13 +230,18 @@ class PackagesStage : public Stage {
     if (release.kind == catalog::BundleKind::doca_host) {
       auto package_file = unpacked_dir(context) / release.file_name();
       auto doca = install::inspect_doca_host_bundle(unpacked_dir(context), system_path(context, package_file), release, packages);
+      // Its repository's DKMS packages, as unpacked from it: read before anything is installed.
+      std::vector<fs::path> folders;
+      for (const auto& repository : doca.repositories) folders.push_back(unpacked_dir(context) / fs::path(repository).relative_path());
+      auto order = bundle_dkms_order(context, folders, packages);
       install::add_doca_host_repository(packages, context.root, doca, record);
       bundle_sources = doca.source_files;
+      first_transactions = transactions_before_profile(packages, order, profile);
     } else {
       auto bundle = install::inspect_mofed_bundle(unpacked_dir(context), release, packages.format());
       // The dkms.conf files are read before anything is installed: a bad one (a field missing, an
       // unknown BUILD_DEPENDS, a cycle) is exit 14 naming the module and the file, and changes nothing.
-      auto order = bundle_dkms_order(context, bundle.repository, packages);
+      auto order = bundle_dkms_order(context, {bundle.repository}, packages);
       // kmods are read before the repository is added: a bundle that fits no kernel changes nothing.
       install::PrebuiltModules prebuilt;
       if (bundle.format == install::PackageFormat::rpm) prebuilt = install::find_prebuilt_modules(bundle.repository);
@@ -297,15 +302,18 @@ class PackagesStage : public Stage {
 
   // The bundle's DKMS modules in build order, read from its *-dkms package files (NVIDIA names every
   // package of a DKMS source so: real-bundles.md) before the package manager runs.
-  static install::DkmsBuildOrder bundle_dkms_order(const StageContext& context, const fs::path& repository,
+  static install::DkmsBuildOrder bundle_dkms_order(const StageContext& context, const std::vector<fs::path>& repositories,
                                                    install::PackageManager& packages) {
     std::vector<install::PackageFile> files;
     std::error_code error;
-    for (const auto& entry : fs::directory_iterator(repository, error)) {
-      auto name = entry.path().filename().string();
-      auto extension = entry.path().extension();
-      if ((extension != ".deb" && extension != ".rpm") || name.find("dkms") == std::string::npos) continue;
-      files.push_back({entry.path(), packages.package_name_of(system_path(context, entry.path()))});
+    for (const auto& repository : repositories) {
+      // A flat DEBS/ or RPMS/, or a repository with a pool/ (DOCA-host).
+      for (const auto& entry : fs::recursive_directory_iterator(repository, error)) {
+        auto name = entry.path().filename().string();
+        auto extension = entry.path().extension();
+        if ((extension != ".deb" && extension != ".rpm") || name.find("dkms") == std::string::npos) continue;
+        files.push_back({entry.path(), packages.package_name_of(system_path(context, entry.path()))});
+      }
     }
     std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.file < b.file; });
     if (files.empty()) return {};
