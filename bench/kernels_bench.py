@@ -2,8 +2,8 @@
 """Kernels side by side (issue 20): is building the driver for two kernels at once worth it here?
 
 The module is the bundle's real RDMA driver of the VM fixture: Soft-RoCE (rdma_rxe, 20 C files) from
-Debian's linux-source-6.1, as ci/build-rxe takes it (cached in $IBDRIVER_ROOTS/linux-source/rxe, fetched
-with apt-get download when missing). DKMS builds a module with Kbuild (`make -C <headers> M=<build>`)
+Debian's linux-source-6.1, as ci/build-rxe takes it (the newest one, cached in
+$IBDRIVER_ROOTS/linux-source/bench/rxe, fetched with apt-get download when missing). DKMS builds a module with Kbuild (`make -C <headers> M=<build>`)
 in one build folder per module that Debian 12's dkms shares between kernels, which is why two kernels
 of one module are never built at once there; side by side here means private build copies, the only
 safe way. Each round, alternating:
@@ -30,7 +30,7 @@ ROOT = os.path.dirname(HERE)
 
 
 def rxe_source():
-    cache = os.path.join(os.environ.get("IBDRIVER_ROOTS", "/var/tmp/ibdriver-roots"), "linux-source")
+    cache = os.path.join(os.environ.get("IBDRIVER_ROOTS", "/var/tmp/ibdriver-roots"), "linux-source", "bench")
     rxe = os.path.join(cache, "rxe")
     if os.path.exists(os.path.join(rxe, "Makefile")):
         return rxe

@@ -142,8 +142,11 @@ print("; ".join(parts))' "$1"
 boot_unit_started() { [ "$(systemctl show -p ActiveState --value ibdriver-boot.service)" != activating ]; }
 boot_unit_notified() {
   wait_until 120 boot_unit_started || { echo "ibdriver-boot.service still activating after 120 s"; return 1; }
-  detail "$(systemctl show -p Type,ActiveState,SubState,Result ibdriver-boot.service | tr '\n' ' ')"
-  [ "$(systemctl show -p Result --value ibdriver-boot.service)" = success ] &&
+  detail "$(systemctl show -p Type,ActiveState,Result,StatusText ibdriver-boot.service | tr '\n' ' ')"
+  # Only an sd_notify datagram sets StatusText: a oneshot unit would be active and successful too.
+  [ "$(systemctl show -p Type --value ibdriver-boot.service)" = notify ] &&
+    [ -n "$(systemctl show -p StatusText --value ibdriver-boot.service)" ] &&
+    [ "$(systemctl show -p Result --value ibdriver-boot.service)" = success ] &&
     [ "$(systemctl show -p ActiveState --value ibdriver-boot.service)" = active ]
 }
 

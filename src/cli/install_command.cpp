@@ -131,6 +131,8 @@ Command add_install_command(CLI::App& app, GlobalOptions& global) {
                          signing.check.sha1_fingerprint, signing.generated ? ", a key pair made by this run" : "");
               if (!signing.enrolment.empty()) fmt::print("to load them: {}\n", signing.enrolment);
             }
+            // The running kernel works, another kernel's build failed: still a failure of this command.
+            if (result.deferred_failure) throw *result.deferred_failure;
             return ExitCode::success;
           }};
 }

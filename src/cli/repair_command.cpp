@@ -1,3 +1,5 @@
+#include <cmath>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -29,7 +31,7 @@ Command add_repair_command(CLI::App& app, GlobalOptions& global) {
   parser->add_option("--ready-after", state->ready_after,
                      "Under systemd (Type=notify, the boot unit): tell it the boot may go on after this many seconds, or when done "
                      "if sooner; a longer build goes on and loads the modules when it is finished (s)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0.0, 86400.0));
   return {parser, [state, &global] {
             auto& options = state->options;
             options.kernel = state->kernel;
@@ -39,10 +41,15 @@ Command add_repair_command(CLI::App& app, GlobalOptions& global) {
             // node without its network, so readiness has a bound and the build goes on behind it.
             std::optional<BoundedReadiness> readiness;
             if (state->ready_after) {
-              readiness.emplace(std::chrono::seconds(static_cast<long long>(*state->ready_after)),
+              readiness.emplace(std::chrono::seconds(static_cast<long long>(std::ceil(*state->ready_after))),
                                 "still building the InfiniBand modules for the running kernel; they are loaded when built");
             }
             auto result = pipeline::run_repair(global.system_root(), options);
+            if (readiness && readiness->bound_passed() && !result.loaded.empty()) {
+              // The boot went on without the driver: openibd or udev may have loaded the inbox one meanwhile.
+              result.message += "; built after the boot went on: where openibd had loaded the inbox driver meanwhile, the "
+                                "rebuilt one runs after `systemctl restart openibd` or the next boot";
+            }
             if (readiness) readiness->ready(result.message);
             if (global.json) {
               fmt::print("{}\n", nlohmann::json(result).dump(2));

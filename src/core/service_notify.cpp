@@ -3,6 +3,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -13,6 +16,15 @@
 #include "core/unique_fd.hpp"
 
 namespace ibdriver {
+
+namespace {
+// A STATUS= value is one line of the datagram: a newline would start another assignment.
+std::string one_line(std::string_view text) {
+  std::string line(text);
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  return line;
+}
+}  // namespace
 
 bool notify_service_manager(std::string_view state) {
   const char* name = std::getenv("NOTIFY_SOCKET");
@@ -49,7 +61,17 @@ BoundedReadiness::~BoundedReadiness() {
 }
 
 void BoundedReadiness::ready(std::string_view status) {
-  send_once(status, false);
+  bool already_sent = false;
+  {
+    std::lock_guard lock(mutex_);
+    already_sent = sent_;
+  }
+  if (already_sent) {
+    // READY went out at the bound: the status line now says how the work ended.
+    if (!status.empty()) notify_service_manager("STATUS=" + one_line(status));
+  } else {
+    send_once(status, false);
+  }
   woken_.notify_all();
 }
 
@@ -65,8 +87,8 @@ void BoundedReadiness::send_once(std::string_view status, bool by_bound) {
     sent_ = true;
     by_bound_ = by_bound;
   }
-  if (by_bound) log::info(fmt::format("telling systemd the boot may go on: {}", status));
-  notify_service_manager(status.empty() ? std::string("READY=1") : fmt::format("READY=1\nSTATUS={}", status));
+  bool told = notify_service_manager(status.empty() ? std::string("READY=1") : fmt::format("READY=1\nSTATUS={}", one_line(status)));
+  if (by_bound && told) log::info(fmt::format("told systemd the boot may go on: {}", status));
 }
 
 }  // namespace ibdriver

@@ -25,7 +25,8 @@ class BoundedReadiness {
   BoundedReadiness& operator=(const BoundedReadiness&) = delete;
   ~BoundedReadiness();
 
-  // The work is done: READY=1 now (once), with `status` as its STATUS= line.
+  // The work is done: READY=1 now with `status` as its STATUS= line; when READY already went out at
+  // the bound, the STATUS= line alone (how the work ended).
   void ready(std::string_view status);
   // Whether READY=1 went out because the bound passed first.
   bool bound_passed() const;

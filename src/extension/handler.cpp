@@ -153,12 +153,13 @@ class StatusWriter {
     if (state == StatusState::warning) events_.emit(fmt::format("{}.{}", status_.operation, name), EventLevel::warning, message);
   }
 
-  void write(StatusState state, int code, const std::string& message) {
+  // `emit`: false to rewrite a status already reported (no second event for it).
+  void write(StatusState state, int code, const std::string& message, bool emit = true) {
     status_.state = state;
     status_.code = code;
     status_.message = message;
     write_status(context_.environment.status_folder, context_.sequence, status_);
-    if (state == StatusState::success) events_.emit(status_.operation, EventLevel::informational, message);
+    if (emit && state == StatusState::success) events_.emit(status_.operation, EventLevel::informational, message);
     if (context_.manifest.report_heartbeat && context_.environment.heartbeat_file) {
       try {
         write_heartbeat(*context_.environment.heartbeat_file, state, code, message);
@@ -571,7 +572,9 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
     std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> started;
     std::optional<std::string> ready_message;  // set once the running kernel is ready (on_ready)
     install.on_stage = [&](std::string_view stage, pipeline::StageEvent event, const std::string& stage_message) {
-      auto state = event == pipeline::StageEvent::started ? StatusState::transitioning : StatusState::success;
+      auto state = event == pipeline::StageEvent::started  ? StatusState::transitioning
+                   : event == pipeline::StageEvent::failed ? StatusState::error
+                                                           : StatusState::success;
       auto message = stage_message;
       // A stage that ran says how long it took (what a fleet operator compares between nodes).
       if (event == pipeline::StageEvent::started) started[std::string(stage)] = std::chrono::steady_clock::now();
@@ -586,7 +589,7 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
         status.stage(stage, state, message);
       }
       if (ready_message) {
-        status.write(StatusState::success, 0, *ready_message);  // the node stays reported ready
+        status.write(StatusState::success, 0, *ready_message, false);  // the node stays reported ready (one event)
       } else {
         status.write(StatusState::transitioning, 0, message);
       }
@@ -621,6 +624,9 @@ ExitCode run_worker(const HandlerOptions& options, int sequence, std::optional<i
     auto message = result.nothing_to_do
                        ? fmt::format("{} was already installed and healthy", result.journal->release_file)
                        : fmt::format("installed {} ({}) in {:.0f} s", result.journal->release_file, fmt::join(result.stages, ", "), result.seconds);
+    // The node works on its running kernel: a kernel it may boot later is the dkms substatus's error,
+    // and the boot-time repair builds it if that kernel boots.
+    if (result.deferred_failure) message += fmt::format("; {} (see the dkms substatus)", result.deferred_failure->what());
     auto record = read_reboot_record(options.root);
     bool rebooted_for_this = record && record->sequence == sequence;
     auto boot = boot_id(options.root);

@@ -217,60 +217,88 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
   journal.mark_stage(std::string(to_string(StageName::detect)), plan.detect_seconds, true);
   journal.mark_stage(std::string(to_string(StageName::resolve)), plan.resolve_seconds, true);
   std::string validation;  // what validate said, for the ready report
-  for (const auto& stage : stages) {
-    auto name = std::string(to_string(stage->name()));
-    if (stage->name() == StageName::validate && !options.validate) {
-      report(name, StageEvent::skipped, "skipped on request");
-      continue;
-    }
-    if (stage->name() == StageName::validate && context.reboot_required) {
-      // Whatever libibverbs shows now is the old driver: judging it would prove nothing.
-      report(name, StageEvent::skipped, "deferred until the reboot: the running driver is not the installed one");
-      continue;
-    }
-    if (auto why = stage->not_needed(context); !why.empty()) {
-      log::info(fmt::format("{}: {}", name, why));
-      report(name, StageEvent::skipped, why);
-      continue;
-    }
-    if (stage->lasting()) {
-      auto missing = stage->check(context);
-      if (missing.empty()) {
-        report(name, StageEvent::skipped, "already done");
+  auto dkms = std::find_if(stages.begin(), stages.end(), [](const auto& stage) { return stage->name() == StageName::dkms; });
+  try {
+    for (const auto& stage : stages) {
+      auto name = std::string(to_string(stage->name()));
+      if (stage->name() == StageName::validate && !options.validate) {
+        report(name, StageEvent::skipped, "skipped on request");
         continue;
       }
-      log::debug(fmt::format("{}: {}", name, fmt::join(missing, "; ")));
+      if (stage->name() == StageName::validate && context.reboot_required) {
+        // Whatever libibverbs shows now is the old driver: judging it would prove nothing.
+        report(name, StageEvent::skipped, "deferred until the reboot: the running driver is not the installed one");
+        continue;
+      }
+      if (auto why = stage->not_needed(context); !why.empty()) {
+        log::info(fmt::format("{}: {}", name, why));
+        report(name, StageEvent::skipped, why);
+        continue;
+      }
+      if (stage->lasting()) {
+        auto missing = stage->check(context);
+        if (missing.empty()) {
+          report(name, StageEvent::skipped, "already done");
+          continue;
+        }
+        log::debug(fmt::format("{}: {}", name, fmt::join(missing, "; ")));
+      }
+      report(name, StageEvent::started, fmt::format("{} stage", name));
+      auto stage_started = Clock::now();
+      auto message = stage->run(context);
+      auto seconds = seconds_since(stage_started);
+      // A stage with work left for later is done only once that work is (a crash in between: status and
+      // a re-run find what is missing).
+      auto kernels = stage->name() == StageName::dkms ? context.kernel_seconds : decltype(StageTime::kernels){};
+      if (context.deferred_kernels.empty() || stage->name() != StageName::dkms) journal.mark_stage(name, seconds, !stage->lasting(), kernels);
+      result.stages.push_back(name);
+      result.stage_seconds.push_back({name, seconds, kernels});
+      if (stage->name() == StageName::validate) validation = message;
+      report(name, StageEvent::done, message);
     }
-    report(name, StageEvent::started, fmt::format("{} stage", name));
-    auto stage_started = Clock::now();
-    auto message = stage->run(context);
-    auto seconds = seconds_since(stage_started);
-    // A stage with work left for later is done only once that work is (a crash in between: status and
-    // a re-run find what is missing).
-    auto kernels = stage->name() == StageName::dkms ? context.kernel_seconds : decltype(StageTime::kernels){};
-    if (context.deferred_kernels.empty() || stage->name() != StageName::dkms) journal.mark_stage(name, seconds, !stage->lasting(), kernels);
-    result.stages.push_back(name);
-    result.stage_seconds.push_back({name, seconds, kernels});
-    if (stage->name() == StageName::validate) validation = message;
-    report(name, StageEvent::done, message);
+  } catch (...) {
+    // Load or validate failed after the running kernel's build: the kernels the node may boot next
+    // still get theirs before the failure is reported (the build used to come before load).
+    if (!context.deferred_kernels.empty() && dkms != stages.end()) {
+      log::info(fmt::format("building the driver for {} before reporting the failure", fmt::join(context.deferred_kernels, ", ")));
+      try {
+        (*dkms)->run_deferred(context);
+        journal.mark_stage("dkms", 0, false, context.kernel_seconds);
+      } catch (const std::exception& error) {
+        log::warning(fmt::format("the build for the other kernels failed too: {}", error.what()));
+      }
+    }
+    throw;
   }
   result.reboot_required = context.reboot_required;
-  if (!context.deferred_kernels.empty()) {
+  if (!context.deferred_kernels.empty() && dkms != stages.end()) {
     // The node is ready on its running kernel: what is left is for kernels it may boot later.
     ReadyReport ready{plan.platform.kernels.running, context.reboot_required, validation, context.deferred_kernels};
     log::info(fmt::format("the driver is ready on the running kernel {}{}; building it for {} now", ready.kernel,
                           ready.reboot_required ? " after a reboot" : validation.empty() ? "" : " (validated)",
                           fmt::join(ready.building, ", ")));
     if (options.on_ready) options.on_ready(ready);
-    auto dkms = std::find_if(stages.begin(), stages.end(), [](const auto& stage) { return stage->name() == StageName::dkms; });
     auto& timed = *std::find_if(result.stage_seconds.begin(), result.stage_seconds.end(), [](const auto& time) { return time.stage == "dkms"; });
     report("dkms", StageEvent::started, fmt::format("building for the other kernels: {}", fmt::join(context.deferred_kernels, ", ")));
     auto deferred_started = Clock::now();
-    auto message = (*dkms)->run_deferred(context);
-    timed.seconds += seconds_since(deferred_started);
-    timed.kernels = context.kernel_seconds;
-    journal.mark_stage("dkms", timed.seconds, false, timed.kernels);
-    report("dkms", StageEvent::done, message);
+    try {
+      auto message = (*dkms)->run_deferred(context);
+      timed.seconds += seconds_since(deferred_started);
+      timed.kernels = context.kernel_seconds;
+      journal.mark_stage("dkms", timed.seconds, false, timed.kernels);
+      report("dkms", StageEvent::done, message);
+    } catch (const Error& failure) {
+      // The running kernel works: a kernel the node may boot later failed. The dkms stage stays not
+      // done (status, repair and the boot unit see it); the caller decides what the failure means.
+      timed.seconds += seconds_since(deferred_started);
+      timed.kernels = context.kernel_seconds;
+      result.deferred_failure = Error(failure.code(),
+                                      fmt::format("the driver is ready on the running kernel {}, but building it for {} failed: {}",
+                                                  ready.kernel, fmt::join(ready.building, ", "), failure.what()),
+                                      failure.hint(), failure.remedies());
+      log::error(result.deferred_failure->what());
+      report("dkms", StageEvent::failed, result.deferred_failure->what());
+    }
   }
   result.journal = journal.record();
   result.seconds = seconds_since(started);

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/error.hpp"
 #include "install/configure.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
@@ -73,6 +74,10 @@ struct InstallResult {
   std::vector<std::string> notes;                  // what a person should know (a newer release not installed)
   std::string replaced;                            // the release an upgrade removed first
   bool reboot_required = false;                    // the installed driver runs after a reboot (validation deferred)
+  // Set when the running kernel is ready but the build for another kernel failed (after on_ready): the
+  // dkms stage is left not done. The command line exits with its code; the extension stays successful
+  // and shows it in the dkms substatus.
+  std::optional<Error> deferred_failure;
   // Installed kernels left without the drivers because they have no headers (the headers option was
   // not given), each with the package that brings them; `remedies` then holds Knob::install_headers.
   std::vector<platform::MissingHeaders> kernels_missing_headers;

@@ -77,9 +77,10 @@ std::string running_kernel_release() {
 
 bool mountinfo_lists_root_mount(std::string_view mountinfo) {
   for (auto line : text::split(mountinfo, '\n')) {
-    // proc(5): ID PARENT MAJOR:MINOR ROOT MOUNT-POINT ...; the fifth field is the mount point.
+    // proc(5): ID PARENT MAJOR:MINOR ROOT MOUNT-POINT ...: a mount at "/" of its file system's own root
+    // (a folder bind-mounted there, as a chroot's may be, has ROOT = that folder).
     auto fields = text::split(line, ' ');
-    if (fields.size() > 4 && fields[4] == "/") return true;
+    if (fields.size() > 4 && fields[4] == "/" && fields[3] == "/") return true;
   }
   return false;
 }
@@ -93,7 +94,8 @@ bool inside_chroot() {
   }
   // PID 1's root can be out of reach (no CAP_SYS_PTRACE over it, as on this project's CI machine):
   // then the mounts this process sees say it. Mounts outside its root are not listed, so a chroot
-  // whose folder is not itself a mount point has no mount at "/".
+  // whose folder is not itself a mount point has no mount at "/"; one whose folder is a bind mount has
+  // one of a subfolder. Either is taken for a chroot: when unsure, nothing is loaded into the kernel.
   try {
     auto mountinfo = read_file_if_exists("/proc/self/mountinfo", 4 * 1024 * 1024);
     return mountinfo && !mountinfo_lists_root_mount(*mountinfo);

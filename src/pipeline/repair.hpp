@@ -61,7 +61,8 @@ void to_json(nlohmann::json& out, const RepairResult& result);
 // Whether this process runs inside a chroot: its "/" is not that of PID 1, or, where PID 1's root
 // cannot be read, no mount is listed at "/" in /proc/self/mountinfo; false when unknown.
 bool inside_chroot();
-// Whether a mountinfo text (proc(5), /proc/self/mountinfo) lists a mount whose mount point is "/".
+// Whether a mountinfo text (proc(5), /proc/self/mountinfo) lists a file system's own root mounted at "/"
+// (ROOT and MOUNT-POINT both "/"; a bind-mounted folder at "/" is not).
 bool mountinfo_lists_root_mount(std::string_view mountinfo);
 
 // The release of the kernel this process runs on (uname -r).

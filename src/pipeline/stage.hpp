@@ -15,7 +15,7 @@ inline constexpr std::array<StageName, 9> stage_order{StageName::detect,   Stage
 std::string_view to_string(StageName stage);
 
 // What a stage reports as it runs (the extension's status file shows one substatus per stage).
-enum class StageEvent { started, done, skipped };
+enum class StageEvent { started, done, skipped, failed };  // failed: only for work left after the ready point
 using StageListener = std::function<void(std::string_view stage, StageEvent event, const std::string& message)>;
 
 }  // namespace ibdriver::pipeline

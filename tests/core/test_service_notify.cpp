@@ -46,11 +46,12 @@ TEST_CASE("bounded readiness: READY=1 once, when the work is done or when the bo
     CHECK(systemd.next() == "READY=1\nSTATUS=kernel 6.1.0-27-amd64 has every module");
     CHECK_FALSE(systemd.next(false));
   }
-  SECTION("the bound passes first: READY=1 says what goes on; being done later sends nothing") {
+  SECTION("the bound passes first: READY=1 says what goes on; being done later updates the status line only") {
     BoundedReadiness readiness(std::chrono::seconds(0), "still building the InfiniBand modules");
     CHECK(systemd.next() == "READY=1\nSTATUS=still building the InfiniBand modules");
-    readiness.ready("rebuilt");
+    readiness.ready("rebuilt\nsecond line");
     CHECK(readiness.bound_passed());
+    CHECK(systemd.next() == "STATUS=rebuilt second line");  // one line: a newline would start another assignment
     CHECK_FALSE(systemd.next(false));
   }
   SECTION("a failure before readiness: READY=1 still goes out (systemd then sees the exit status)") {

@@ -186,9 +186,8 @@ TEST_CASE("a chroot is told by PID 1's root, or where that is out of reach by th
                                              "45 27 0:40 / /proc rw,relatime - proc proc rw\n"));
   CHECK_FALSE(pipeline::mountinfo_lists_root_mount("45 27 0:40 / /proc rw,relatime - proc proc rw\n"));
   CHECK_FALSE(pipeline::mountinfo_lists_root_mount(""));
-  // A bind mount of the chroot's folder onto itself is a mount at "/" seen from inside: not a chroot by
-  // this rule, and PID 1's root (when readable) decides.
-  CHECK(pipeline::mountinfo_lists_root_mount("312 27 254:0 /var/tmp/root / rw - ext4 /dev/vda rw\n"));
+  // A chroot whose folder is a bind mount sees a mount at "/" of that folder: taken for a chroot too.
+  CHECK_FALSE(pipeline::mountinfo_lists_root_mount("312 27 254:0 /var/tmp/root / rw - ext4 /dev/vda rw\n"));
   // The test runs on the host itself.
   CHECK(pipeline::mountinfo_lists_root_mount(test::file_text("/proc/self/mountinfo")));
   CHECK_FALSE(pipeline::inside_chroot());

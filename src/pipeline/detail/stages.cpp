@@ -447,13 +447,15 @@ class DkmsStage : public Stage {
     // The running kernel first: once it has the driver, load and validate need nothing more, and the
     // other kernels (a node boots them later, if ever) are built after validate (run_deferred).
     auto first = context.kernels;
+    std::vector<std::string> others;
     const auto& running = context.plan->platform.kernels.running;
     if (context.kernels.size() > 1 && std::find(context.kernels.begin(), context.kernels.end(), running) != context.kernels.end()) {
       first = {running};
-      std::copy_if(context.kernels.begin(), context.kernels.end(), std::back_inserter(context.deferred_kernels),
+      std::copy_if(context.kernels.begin(), context.kernels.end(), std::back_inserter(others),
                    [&](const std::string& kernel) { return kernel != running; });
     }
     build_for(context, modules, first, certificate);
+    context.deferred_kernels = others;  // only once the running kernel has the driver
     if (!context.deferred_kernels.empty()) {
       deferred_modules_ = modules;
       deferred_certificate_ = certificate;
