@@ -1,11 +1,14 @@
 #include "core/service_notify.hpp"
 
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -44,20 +47,33 @@ bool notify_service_manager(std::string_view state) {
 }
 
 BoundedReadiness::BoundedReadiness(std::chrono::seconds bound, std::string waiting_status)
-    : waiting_status_(std::move(waiting_status)) {
+    : wakeup_(::eventfd(0, EFD_CLOEXEC)), waiting_status_(std::move(waiting_status)) {
   timer_ = std::thread([this, bound] {
-    std::unique_lock lock(mutex_);
-    if (!woken_.wait_for(lock, bound, [this] { return sent_; })) {
-      lock.unlock();
-      send_once(waiting_status_, true);
+    // poll's timeout runs on the monotonic clock: a clock set during boot moves no bound.
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (wakeup_.valid()) {  // without an eventfd (never seen) READY goes out at once: the boot is not held
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      pollfd woken{wakeup_.get(), POLLIN, 0};
+      int ready = ::poll(&woken, 1, static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), 60'000)));
+      if (ready > 0) return;  // READY went out (ready() or the destructor)
+      if (ready < 0 && errno != EINTR) break;
     }
+    send_once(waiting_status_, true);
   });
 }
 
 BoundedReadiness::~BoundedReadiness() {
   send_once("", false);
-  woken_.notify_all();
+  wake_timer();
   if (timer_.joinable()) timer_.join();
+}
+
+void BoundedReadiness::wake_timer() {
+  if (!wakeup_.valid()) return;
+  std::uint64_t one = 1;
+  // A full counter (never, at one write per object) or an error leaves the timer to its bound.
+  [[maybe_unused]] auto written = ::write(wakeup_.get(), &one, sizeof one);
 }
 
 void BoundedReadiness::ready(std::string_view status) {
@@ -72,7 +88,7 @@ void BoundedReadiness::ready(std::string_view status) {
   } else {
     send_once(status, false);
   }
-  woken_.notify_all();
+  wake_timer();
 }
 
 bool BoundedReadiness::bound_passed() const {

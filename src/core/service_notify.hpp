@@ -1,10 +1,11 @@
 #pragma once
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+
+#include "core/unique_fd.hpp"
 
 namespace ibdriver {
 
@@ -18,6 +19,8 @@ bool notify_service_manager(std::string_view state);
 // when `ready()` is called or when `bound` has passed, whichever comes first, and at the latest when
 // the object is destroyed (systemd fails a Type=notify start whose process exits before READY=1).
 // `waiting_status` is the STATUS= line sent with an early READY (what still goes on).
+// The timer waits in poll(2) on an eventfd, not on a condition variable: libstdc++'s steady-clock
+// wait calls pthread_cond_clockwait, which needs glibc 2.30, above the extension zip's floor (2.28).
 class BoundedReadiness {
  public:
   BoundedReadiness(std::chrono::seconds bound, std::string waiting_status);
@@ -34,8 +37,10 @@ class BoundedReadiness {
  private:
   void send_once(std::string_view status, bool by_bound);
 
+  void wake_timer();
+
   mutable std::mutex mutex_;
-  std::condition_variable woken_;
+  UniqueFd wakeup_;  // an eventfd: written when READY went out, ending the timer's wait
   bool sent_ = false;
   bool by_bound_ = false;
   std::string waiting_status_;
