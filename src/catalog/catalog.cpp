@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/files.hpp"
 #include "core/text.hpp"
+#include "platform/machine_arch.hpp"
 
 namespace ibdriver::catalog {
 
@@ -282,8 +283,15 @@ DriverRelease pinned_release(const std::string& url, const std::string& sha256) 
     throw Error(ExitCode::usage, fmt::format("the driver URL \"{}\" is not an http(s) URL", text::printable(text::redact_url(url))));
   }
   auto name = release.file_name();
-  static const std::regex mofed(R"(MLNX_OFED_LINUX-([0-9][0-9A-Za-z.\-]*?)-([a-z]+[0-9][0-9a-z.]*)-x86_64\.(tgz|tar\.gz))");
-  static const std::regex doca(R"(doca-host[_-]([0-9][0-9.]*-[0-9]+)[-_]([0-9.]+)[-_]([a-z0-9.]+?)(_amd64\.deb|\.x86_64\.rpm))");
+  if (name.size() > 255) {  // NAME_MAX; and std::regex recurses per character
+    throw Error(ExitCode::usage, fmt::format("the driver URL's file name is {} bytes long, more than a file name can be", name.size()),
+                "the URL must end in the bundle's file name (MLNX_OFED_LINUX-....tgz or doca-host....deb/.rpm)");
+  }
+  static const std::regex mofed(R"(MLNX_OFED_LINUX-([0-9][0-9A-Za-z.\-]*?)-([a-z]+[0-9][0-9a-z.]*)-(x86_64|aarch64)\.(tgz|tar\.gz))");
+  static const std::regex doca(
+      R"(doca-host[_-]([0-9][0-9.]*-[0-9]+)[-_]([0-9.]+)[-_]([a-z0-9.]+?)(_amd64\.deb|_arm64\.deb|\.x86_64\.rpm|\.aarch64\.rpm))");
+  // The architecture the name states; "" when it states none (the plan takes the machine's then).
+  release.arch = platform::bundle_arch_from_name(name).value_or("");
   std::smatch match;
   if (std::regex_match(name, match, mofed)) {
     release.kind = BundleKind::mofed_tgz;

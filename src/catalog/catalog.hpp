@@ -56,7 +56,8 @@ Catalog load_catalog(const std::optional<std::filesystem::path>& overlay, const 
 // The compiled-in catalog alone.
 const Catalog& built_in_catalog();
 
-// A release pinned with --driver-url and --sha256 (exit 1 for a bad sum, URL or file name).
+// A release pinned with --driver-url and --sha256 (exit 1 for a bad sum, URL or file name). Its arch
+// is what the file name states (platform::bundle_arch_from_name), "" when it states none.
 DriverRelease pinned_release(const std::string& url, const std::string& sha256);
 
 }  // namespace ibdriver::catalog

@@ -166,9 +166,28 @@ Resolution resolve(const Catalog& catalog, const ResolveRequest& request) {
     for (const auto& entry : catalog.unsupported) {
       if (entry.os_id == request.os_id && entry.os_version == request.os_version) reason = fmt::format(" ({})", entry.reason);
     }
+    // Rows for this OS on other architectures: say so, and what this architecture has.
+    std::set<std::string> other_arches;
+    Catalog same_arch;
+    for (const auto& release : catalog.releases) {
+      if (release.arch == request.arch) {
+        same_arch.releases.push_back(release);
+      } else if (os_fit(release, request, rhel_like) != OsFit::none) {
+        other_arches.insert(release.arch);
+      }
+    }
+    if (!other_arches.empty()) {
+      throw Error(ExitCode::os_not_supported,
+                  fmt::format("the catalog has no {} driver release for {} (only {}){}; {} releases are for: {}", request.arch,
+                              os_name(request), fmt::join(other_arches, ", "), reason, request.arch,
+                              same_arch.releases.empty() ? std::string("no OS") : supported_os_summary(same_arch)),
+                  hint, remedies);
+    }
     throw Error(ExitCode::os_not_supported,
-                fmt::format("the catalog has no driver release for {}{}; it has releases for: {}", os_name(request), reason,
-                            supported_os_summary(catalog)),
+                fmt::format("the catalog has no driver release for {}{}{}; it has {}releases for: {}", os_name(request),
+                            request.arch == "x86_64" ? "" : fmt::format(" on {}", request.arch), reason,
+                            request.arch == "x86_64" ? "" : fmt::format("{} ", request.arch),
+                            same_arch.releases.empty() ? std::string("no OS") : supported_os_summary(same_arch)),
                 hint, remedies);
   }
 

@@ -28,6 +28,9 @@ void add_plan_options(CLI::App& command, pipeline::PlanOptions& options, OptionS
   command.add_option("--imds-url", detect.imds.url, "Instance metadata URL (tests)")->envname("IBDRIVER_IMDS_URL");
   command.add_option("--catalog", options.catalog_overlay, "Extra catalog rows (JSON, shape of distros/catalog.json)")
       ->envname("IBDRIVER_CATALOG");
+  command.add_option("--arch", options.arch,
+                     "Choose the driver for this machine architecture (x86_64 or aarch64; default: this machine's, uname -m)")
+      ->envname("IBDRIVER_ARCH");
   if (set == OptionSet::detection) return;
   command.add_option("--driver-version", options.driver_version, "Pin a catalog release (e.g. 24.01-0.3.3.1 or 24.01)");
   command.add_option("--driver-url,--url", options.driver_url, "Use this driver bundle instead of the catalog's (needs --sha256)");

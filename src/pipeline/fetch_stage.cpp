@@ -7,6 +7,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 #include "net/extra_ca.hpp"
+#include "platform/machine_arch.hpp"
 #include "pipeline/streamed_unpack.hpp"
 
 namespace ibdriver::pipeline {
@@ -24,6 +25,9 @@ catalog::Resolution resolve_for_os(const SystemRoot& root, const FetchOptions& o
   request.os_version = spec.substr(colon + 1);
   if (request.os_id == "almalinux" || request.os_id == "rocky" || request.os_id == "ol") request.os_id_like = {"rhel"};
   request.driver_version = options.plan.driver_version;
+  // Another machine's OS, and its arch when --arch says it (this machine's otherwise).
+  request.arch = options.plan.arch ? platform::canonical_arch(*options.plan.arch).value_or(*options.plan.arch)
+                                   : platform::detect_machine_arch(root);
   return catalog::resolve(catalog::load_machine_catalog(root, options.plan.catalog_overlay), request);
 }
 

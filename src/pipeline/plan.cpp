@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "catalog/channel.hpp"
+#include "platform/machine_arch.hpp"
 #include "platform/package_family.hpp"
 
 namespace ibdriver::pipeline {
@@ -28,6 +29,7 @@ catalog::ResolveRequest resolve_request(const platform::PlatformReport& report, 
   }
   request.generations = report.infiniband_generations();
   request.driver_version = options.driver_version;
+  request.arch = report.arch;
   return request;
 }
 
@@ -36,19 +38,32 @@ struct Chosen {
   std::string failure;
   std::string hint;
   Remedies remedies;
+  ExitCode code = ExitCode::os_not_supported;  // of the failure: 12 for the catalog's, 14 for a bundle of another arch
 };
 
 // The driver for this machine: the pinned one, or the catalog's choice.
 Chosen choose_release(const platform::PlatformReport& report, const PlanOptions& options, const catalog::Catalog& catalog) {
   if (options.driver_url) {
-    return {catalog::Resolution{catalog::pinned_release(*options.driver_url, options.sha256.value_or("")),
-                                "pinned by URL and SHA-256"},
-            {}, {}, {}};
+    auto release = catalog::pinned_release(*options.driver_url, options.sha256.value_or(""));
+    if (release.arch.empty()) {
+      release.arch = report.arch;  // the name states none: the person vouches for it
+    } else if (release.arch != report.arch) {
+      // Refused before anything is downloaded or installed: its packages would not install, or with
+      // binfmt registered would run under emulation.
+      return {std::nullopt,
+              fmt::format("the driver bundle {} is built for {}, and this machine is {}", release.file_name(), release.arch, report.arch),
+              fmt::format("use the {} bundle of the same release (the file name says {}){}", report.arch,
+                          report.arch == "aarch64" ? "aarch64 or arm64" : "x86_64 or amd64",
+                          options.arch ? "; or drop --arch" : ""),
+              {{Knob::driver_url, {}}},
+              ExitCode::operation_failed};
+    }
+    return {catalog::Resolution{std::move(release), "pinned by URL and SHA-256"}, {}, {}, {}};
   }
   try {
     return {catalog::resolve(catalog, resolve_request(report, options)), {}, {}, {}};
   } catch (const Error& error) {
-    return {std::nullopt, error.what(), error.hint(), error.remedies()};
+    return {std::nullopt, error.what(), error.hint(), error.remedies(), error.code()};
   }
 }
 
@@ -60,6 +75,10 @@ void validate_usage(const PlanOptions& options) {
   if (options.driver_url && options.driver_version) {
     throw Error(ExitCode::usage, "a driver version cannot be combined with a driver URL",
                 "use one: a catalog version, or a URL with its SHA-256");
+  }
+  if (options.arch && !platform::canonical_arch(*options.arch)) {
+    throw Error(ExitCode::usage, fmt::format("the architecture \"{}\" is not one ibdriver knows", text::printable(*options.arch, 40)),
+                "use x86_64 (amd64) or aarch64 (arm64), as uname -m prints it");
   }
 }
 
@@ -85,10 +104,13 @@ std::vector<PlannedChange> planned_configuration(const SystemRoot& root, const P
 namespace {
 platform::PlatformReport detect_with(const SystemRoot& root, const PlanOptions& options, const catalog::Catalog& catalog) {
   auto report = platform::detect_platform(root, options.detect);
+  if (options.arch) report.arch = platform::canonical_arch(*options.arch).value_or(*options.arch);
   auto* os_check = report.find_check("os");
   if (os_check != nullptr && os_check->state != CheckState::failed && report.os) {
     auto chosen = choose_release(report, options, catalog);
-    if (!chosen.resolution) {
+    if (!chosen.resolution && chosen.code != ExitCode::os_not_supported) {
+      // Not the OS's fault (a pinned bundle of another arch): the plan reports it with its own code.
+    } else if (!chosen.resolution) {
       if (os_check->state == CheckState::skipped) {
         os_check->message = fmt::format("skipped; would fail: {}", chosen.failure);
       } else {
@@ -205,7 +227,7 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
     return plan;
   }
   if (!chosen.resolution) {
-    plan.exit_code = ExitCode::os_not_supported;
+    plan.exit_code = chosen.code;
     plan.failure = chosen.failure;
     plan.failure_hint = chosen.hint;
     plan.failure_remedies = chosen.remedies;

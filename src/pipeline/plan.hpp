@@ -24,6 +24,9 @@ struct PlanOptions {
   std::optional<std::string> profile;                    // --profile
   std::vector<std::string> kernels;                      // --kernel; empty: every kernel with headers
   bool ipoib = true;                                     // --ipoib on|off
+  // --arch: the machine architecture to choose for (x86_64, aarch64; amd64 and arm64 read as those),
+  // instead of the one detected (platform::detect_machine_arch).
+  std::optional<std::string> arch;
 };
 
 // One thing the configure stage would change.

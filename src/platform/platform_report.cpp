@@ -9,6 +9,7 @@
 #include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "platform/machine_arch.hpp"
 
 namespace ibdriver::platform {
 
@@ -116,6 +117,7 @@ PlatformReport detect_platform(const SystemRoot& root, const DetectOptions& opti
   report.hyperv = detect_hyperv(root);
   report.pci = scan_pci(root);
   report.kernels = detect_kernels(root);
+  report.arch = detect_machine_arch(root);
   report.secure_boot = detect_secure_boot(root);
   for (const auto& ignored : report.pci.ignored) log::debug(fmt::format("PCI device ignored: {}", ignored));
 
@@ -173,6 +175,7 @@ void to_json(nlohmann::json& out, const PlatformReport& report) {
   } else {
     out["os"] = nullptr;
   }
+  out["arch"] = report.arch;
   auto installed = Json::array();
   for (const auto& kernel : report.kernels.installed) {
     installed.push_back({{"release", kernel.release}, {"headers", kernel.has_headers}});

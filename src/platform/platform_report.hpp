@@ -44,6 +44,7 @@ struct DetectOptions {
 
 struct PlatformReport {
   std::optional<OsRelease> os;
+  std::string arch;  // the machine architecture, catalog spelling ("x86_64", "aarch64"): detect_machine_arch
   KernelInventory kernels;
   HyperV hyperv;
   PciScan pci;

@@ -32,11 +32,13 @@ std::string usage_error(const std::string& json) {
 
 TEST_CASE("the built-in catalog holds the real rows, all https with a SHA-256", "[catalog]") {
   auto built_in = catalog::parse_catalog(catalog::embedded_catalog_json(), "built-in");
-  // 30 rows of reference/driver-catalog.tsv, 14 x86_64 rows of driver-catalog-additions.tsv, Azure Linux's packages.
-  CHECK(built_in.releases.size() == 45);
+  // 30 rows of reference/driver-catalog.tsv, 14 x86_64 and 2 aarch64 rows of driver-catalog-additions.tsv,
+  // Azure Linux's packages.
+  CHECK(built_in.releases.size() == 47);
   for (const auto& release : built_in.releases) {
     INFO(release.url << release.label);
-    CHECK(release.arch == "x86_64");
+    // The file name states the row's arch (real-bundles.md, "File names").
+    CHECK(release.arch == (release.url.find("_arm64.deb") != std::string::npos ? "aarch64" : "x86_64"));
     if (!release.downloads()) {
       CHECK_FALSE(release.packages.empty());
       continue;
@@ -109,7 +111,7 @@ TEST_CASE("an overlay adds rows on top; an unreadable one is exit 1", "[catalog]
   auto file = dir.path() / "overlay.json";
   std::ofstream(file) << catalog_with(valid_row);
   auto merged = catalog::load_catalog(file);
-  CHECK(merged.releases.size() == 46);
+  CHECK(merged.releases.size() == 48);
   CHECK(merged.releases.front().origin == file.string());
   try {
     catalog::load_catalog(dir.path() / "missing.json");

@@ -193,18 +193,37 @@ TEST_CASE("Azure Linux 3.0 takes the distro's own packages; the doca-host row on
 TEST_CASE("rows are for one architecture", "[resolver]") {
   auto request = request_for("ubuntu", "24.04");
   request.arch = "aarch64";
-  CHECK_THROWS_AS(catalog::resolve(built_in(), request), Error);  // the arm64 rows come with their own issue
+  // The Arm rows Azure's GB200/GB300 image installs (driver-catalog-additions.tsv): the newest wins.
+  auto arm64 = catalog::resolve(built_in(), request);
+  CHECK(arm64.release.file_name() == "doca-host_3.2.2-035000-25.10-ubuntu2404_arm64.deb");
+  CHECK(arm64.release.sha256 == "0343656f130b79b7392742f9f7890fb59d6a1489fa020ccab26adc714e727b04");
+  request.driver_version = "3.2.1";
+  CHECK(catalog::resolve(built_in(), request).release.file_name() == "doca-host_3.2.1-044000-25.10-ubuntu2404_arm64.deb");
+  request.driver_version = "2.10.0";  // a pull-request-only row: not in the catalog
+  CHECK_THROWS_AS(catalog::resolve(built_in(), request), Error);
+  request.driver_version.reset();
+  // An OS with rows for x86_64 only: exit 12, saying which architecture has them and what aarch64 has.
+  auto jammy = request_for("ubuntu", "22.04");
+  jammy.arch = "aarch64";
+  try {
+    catalog::resolve(built_in(), jammy);
+    FAIL("resolved ubuntu 22.04 on aarch64");
+  } catch (const Error& error) {
+    CHECK(error.code() == ExitCode::os_not_supported);
+    CHECK_THAT(std::string(error.what()), Catch::Contains("no aarch64 driver release for ubuntu 22.04 (only x86_64)") &&
+                                              Catch::Contains("aarch64 releases are for: ubuntu 24.04"));
+  }
   auto catalog = built_in();
   auto arm = catalog.releases.front();
   arm.arch = "aarch64";
   arm.os_version = "24.04";
-  arm.version = "3.2.2-arm";
+  arm.version = "3.9.9-arm";
   catalog.releases.push_back(arm);
-  CHECK(catalog::resolve(catalog, request).release.version == "3.2.2-arm");
+  CHECK(catalog::resolve(catalog, request).release.version == "3.9.9-arm");
   CHECK(catalog::resolve(catalog, request_for("ubuntu", "24.04")).release.arch == "x86_64");
 }
 
-TEST_CASE("the x86_64 rows of the 2026 additions are in the catalog, the pull-request-only ones are not", "[resolver]") {
+TEST_CASE("the rows of the 2026 additions are in the catalog, the pull-request-only ones are not", "[resolver]") {
   auto has = [](const std::string& file_name) {
     return std::any_of(built_in().releases.begin(), built_in().releases.end(),
                        [&](const catalog::DriverRelease& release) { return release.file_name() == file_name; });
@@ -215,13 +234,14 @@ TEST_CASE("the x86_64 rows of the 2026 additions are in the catalog, the pull-re
                            "doca-host_3.0.0-058000-25.04-ubuntu2404_amd64.deb", "doca-host_2.10.0-093000-25.01-ubuntu2204_amd64.deb",
                            "doca-host_2.10.0-093000-25.01-ubuntu2404_amd64.deb", "doca-host-2.10.0-093000_25.01_rhel810.x86_64.rpm",
                            "doca-host_2.8.0-204000-24.07-ubuntu2004_amd64.deb", "doca-host-2.7.0-209000_24.04_rhel87.x86_64.rpm",
-                           "doca-host_2.7.0-209000-24.04-ubuntu2004_amd64.deb", "doca-host_2.7.0-209000-24.04-ubuntu2204_amd64.deb"}) {
+                           "doca-host_2.7.0-209000-24.04-ubuntu2004_amd64.deb", "doca-host_2.7.0-209000-24.04-ubuntu2204_amd64.deb",
+                           "doca-host_3.2.2-035000-25.10-ubuntu2404_arm64.deb", "doca-host_3.2.1-044000-25.10-ubuntu2404_arm64.deb"}) {
     INFO(file);
     CHECK(has(file));
   }
   for (const char* file : {"doca-host_3.2.2-035000-25.10-ubuntu2204_amd64.deb", "doca-host-3.2.2-035000_25.10_rhel8.x86_64.rpm",
                            "doca-host-3.2.2-035000_25.10_alinux32.x86_64.rpm", "doca-host_3.3.0-088000-26.01-ubuntu2204_amd64.deb",
-                           "doca-host_3.2.2-035000-25.10-ubuntu2404_arm64.deb"}) {
+                           "doca-host_2.10.0-093512-25.01-ubuntu2404_arm64.deb"}) {
     INFO(file);
     CHECK_FALSE(has(file));
   }

@@ -75,6 +75,8 @@ void FakeMachine::running_kernel(std::string_view release) const {
   write("proc/sys/kernel/osrelease", fmt::format("{}\n", release));
 }
 
+void FakeMachine::arch(std::string_view machine) const { write("proc/sys/kernel/arch", fmt::format("{}\n", machine)); }
+
 void FakeMachine::secure_boot(bool enabled) const {
   std::string variable("\x06\x00\x00\x00", 4);
   variable += enabled ? '\x01' : '\x00';
@@ -108,6 +110,19 @@ void populate_profile(const FakeMachine& machine, std::string_view profile) {
     azure_basics(machine);
     for (int i = 1; i <= 8; ++i) machine.pci_device(fmt::format("010{}:00:00.0", i), mellanox, 0x101e, infiniband_class);
     machine.pci_device("9c42:00:02.0", mellanox, 0x101a, ethernet_class);  // Accelerated Networking (CX-5 Ex VF)
+  } else if (profile == "nd128isr_gb200_v6" || profile == "nd128isr_gb300_v6") {
+    // Grace (Arm) with four InfiniBand NICs: ConnectX-7 on GB200, ConnectX-8 on GB300
+    // (azure-images-2026.md, "VM sizes"); Ubuntu 24.04's Azure kernel for arm64.
+    machine.vmbus(6);
+    machine.dmi("Microsoft Corporation", "Virtual Machine");
+    machine.arch("aarch64");
+    machine.kernel("6.8.0-1025-azure", true);
+    machine.running_kernel("6.8.0-1025-azure");
+    machine.write("etc/waagent.conf", "# Microsoft Azure Linux Agent Configuration\nOS.EnableRDMA=n\nLogs.Verbose=n\n");
+    fs::create_directories(machine.root() / "etc/modules-load.d");
+    fs::create_directories(machine.root() / "sys/firmware/efi/efivars");
+    const std::uint16_t device = profile == "nd128isr_gb200_v6" ? 0x1021 : 0x1023;
+    for (int i = 1; i <= 4; ++i) machine.pci_device(fmt::format("010{}:00:00.0", i), mellanox, device, infiniband_class);
   } else if (profile == "d8s_v5") {
     azure_basics(machine);
     machine.pci_device("7e2a:00:02.0", mellanox, 0x1016, ethernet_class);
@@ -125,6 +140,8 @@ std::string profile_vm_size(std::string_view profile) {
   if (profile == "hb120rs_v3") return "Standard_HB120rs_v3";
   if (profile == "nd96isr_h100_v5") return "Standard_ND96isr_H100_v5";
   if (profile == "d8s_v5") return "Standard_D8s_v5";
+  if (profile == "nd128isr_gb200_v6") return "Standard_ND128isr_NDR_GB200_v6";
+  if (profile == "nd128isr_gb300_v6") return "Standard_ND128isr_GB300_v6";
   return "";
 }
 

@@ -25,6 +25,7 @@ class FakeMachine {
   // lib/modules/<release>, with a build link to /usr/src/linux-headers-<release> (absolute, as Debian does).
   void kernel(std::string_view release, bool headers) const;
   void running_kernel(std::string_view release) const;  // proc/sys/kernel/osrelease
+  void arch(std::string_view machine) const;            // proc/sys/kernel/arch (uname -m: x86_64, aarch64)
   void secure_boot(bool enabled) const;                 // efivars SecureBoot variable
 
  private:
@@ -36,6 +37,8 @@ class FakeMachine {
 //   nd96isr_h100_v5  Standard_ND96isr_H100_v5: eight ConnectX-7 generation VFs (InfiniBand) + an AN VF
 //   d8s_v5           Standard_D8s_v5: only an Accelerated Networking VF (Ethernet)
 //   no_vmbus         a machine without Hyper-V (no sys/bus/vmbus), with a ConnectX-6 PF
+//   nd128isr_gb200_v6  Standard_ND128isr_NDR_GB200_v6: aarch64, four ConnectX-7 (InfiniBand), one kernel
+//   nd128isr_gb300_v6  Standard_ND128isr_GB300_v6: aarch64, four ConnectX-8 (InfiniBand), one kernel
 // Each gets VMBus (except no_vmbus), DMI, two kernels with headers and the running one.
 void populate_profile(const FakeMachine& machine, std::string_view profile);
 // The IMDS vmSize of a profile.

@@ -1,5 +1,6 @@
 // make-fake-vm PROFILE OS DIR: a fake system root (os-release, sysfs, kernels) for the simulated VM
-// and the tests. PROFILE: hb120rs_v3, nd96isr_h100_v5, d8s_v5, no_vmbus; OS: a file name in
+// and the tests. PROFILE: hb120rs_v3, nd96isr_h100_v5, nd128isr_gb200_v6, nd128isr_gb300_v6, d8s_v5,
+// no_vmbus; OS: a file name in
 // tests/fixtures/os-release (ubuntu22.04, almalinux9, ...).
 #include <cstdio>
 #include <exception>
