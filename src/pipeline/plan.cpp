@@ -52,9 +52,8 @@ Chosen choose_release(const platform::PlatformReport& report, const PlanOptions&
       // binfmt registered would run under emulation.
       return {std::nullopt,
               fmt::format("the driver bundle {} is built for {}, and this machine is {}", release.file_name(), release.arch, report.arch),
-              fmt::format("use the {} bundle of the same release (the file name says {}){}", report.arch,
-                          report.arch == "aarch64" ? "aarch64 or arm64" : "x86_64 or amd64",
-                          options.arch ? "; or drop --arch" : ""),
+              fmt::format("use the {} bundle of the same release (the file name says {})", report.arch,
+                          report.arch == "aarch64" ? "aarch64 or arm64" : "x86_64 or amd64"),
               {{Knob::driver_url, {}}},
               ExitCode::operation_failed};
     }
