@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fstream>
 
 #include <catch2/catch.hpp>
@@ -33,16 +34,20 @@ std::string usage_error(const std::string& json) {
 TEST_CASE("the built-in catalog holds the real rows, all https with a SHA-256", "[catalog]") {
   auto built_in = catalog::parse_catalog(catalog::embedded_catalog_json(), "built-in");
   // 30 rows of reference/driver-catalog.tsv, 14 x86_64 and 2 aarch64 rows of driver-catalog-additions.tsv,
-  // Azure Linux's packages.
-  CHECK(built_in.releases.size() == 47);
+  // Azure Linux's packages for x86_64 and aarch64.
+  CHECK(built_in.releases.size() == 48);
   for (const auto& release : built_in.releases) {
-    INFO(release.url << release.label);
-    // The file name states the row's arch (real-bundles.md, "File names").
-    CHECK(release.arch == (release.url.find("_arm64.deb") != std::string::npos ? "aarch64" : "x86_64"));
+    INFO(release.url << release.label << release.arch);
     if (!release.downloads()) {
       CHECK_FALSE(release.packages.empty());
+      // Azure Linux builds its aarch64 modules for its HWE kernel (install_mofed.sh): the -hwe packages.
+      bool hwe = std::any_of(release.packages.begin(), release.packages.end(),
+                             [](const std::string& name) { return name.find("-hwe") != std::string::npos; });
+      CHECK(hwe == (release.arch == "aarch64"));
       continue;
     }
+    // The file name states the row's arch (real-bundles.md, "File names").
+    CHECK(release.arch == (release.url.find("_arm64.deb") != std::string::npos ? "aarch64" : "x86_64"));
     CHECK(release.url.rfind("https://", 0) == 0);
     CHECK(catalog::is_sha256_hex(release.sha256));
     CHECK_FALSE(release.source.empty());
@@ -111,7 +116,7 @@ TEST_CASE("an overlay adds rows on top; an unreadable one is exit 1", "[catalog]
   auto file = dir.path() / "overlay.json";
   std::ofstream(file) << catalog_with(valid_row);
   auto merged = catalog::load_catalog(file);
-  CHECK(merged.releases.size() == 48);
+  CHECK(merged.releases.size() == 49);
   CHECK(merged.releases.front().origin == file.string());
   try {
     catalog::load_catalog(dir.path() / "missing.json");

@@ -188,6 +188,15 @@ TEST_CASE("Azure Linux 3.0 takes the distro's own packages; the doca-host row on
   CHECK(distro.release.default_profile() == "mlnx-ofa_kernel mlnx-ofa_kernel-modules");
   request.driver_version = "3.2.1";
   CHECK(catalog::resolve(built_in(), request).release.file_name() == "doca-host-3.2.1-044000_25.10_alinux32.x86_64.rpm");
+  // On aarch64 Azure's images install the modules built for Azure Linux's HWE kernel (install_mofed.sh).
+  request.driver_version.reset();
+  request.arch = "aarch64";
+  auto arm = catalog::resolve(built_in(), request);
+  CHECK(arm.release.arch == "aarch64");
+  CHECK(arm.release.packages == std::vector<std::string>{"mlnx-ofa_kernel", "mlnx-ofa_kernel-hwe-modules"});
+  // The doca-host row is x86_64's: pinned on aarch64 it is not found.
+  request.driver_version = "3.2.1";
+  CHECK_THROWS_AS(catalog::resolve(built_in(), request), Error);
 }
 
 TEST_CASE("rows are for one architecture", "[resolver]") {
@@ -211,7 +220,7 @@ TEST_CASE("rows are for one architecture", "[resolver]") {
   } catch (const Error& error) {
     CHECK(error.code() == ExitCode::os_not_supported);
     CHECK_THAT(std::string(error.what()), Catch::Contains("no aarch64 driver release for ubuntu 22.04 (only x86_64)") &&
-                                              Catch::Contains("aarch64 releases are for: ubuntu 24.04"));
+                                              Catch::Contains("aarch64 releases are for: azurelinux 3.0; ubuntu 24.04"));
   }
   auto catalog = built_in();
   auto arm = catalog.releases.front();
