@@ -3,7 +3,9 @@
 #     with the binary in /usr/sbin linked to the distro's shared libraries, ibdriver(8), bash completion,
 #     copyright, changelog and the boot-time systemd unit when packaging/systemd has it;
 #   - the extension zip (IBDRIVER_PORTABLE=ON, cmake/IbdriverPortable.cmake):
-#     Microsoft.HpcCompute.InfiniBandDriverLinux-<extension version>.zip.
+#     Microsoft.HpcCompute.InfiniBandDriverLinux-<extension version>-<x86_64|aarch64>.zip, one per
+#     architecture (the agent names the extension's folder from the handler's name and version, never
+#     from the file's name: the publisher uploads each zip for its machines).
 set(IBDRIVER_PACKAGING_DIR ${PROJECT_SOURCE_DIR}/packaging)
 
 # Azure extension versions have four numbers: the project version, then its tweak (0 when unset).
@@ -41,7 +43,7 @@ if(IBDRIVER_PORTABLE)
   ibdriver_link_private_archives(PkgConfig::LIBARCHIVE ${LIBARCHIVE_STATIC_LIBRARIES})
   set(CPACK_GENERATOR ZIP)
   set(CPACK_INCLUDE_TOPLEVEL_DIRECTORY OFF)
-  set(CPACK_PACKAGE_FILE_NAME ${IBDRIVER_EXTENSION_NAME}-${IBDRIVER_EXTENSION_VERSION})
+  set(CPACK_PACKAGE_FILE_NAME ${IBDRIVER_EXTENSION_NAME}-${IBDRIVER_EXTENSION_VERSION}-${CMAKE_SYSTEM_PROCESSOR})
   include(CPack)
   return()
 endif()
