@@ -1,26 +1,30 @@
-# The portable build (IBDRIVER_PORTABLE=ON): the binary of the extension zip, which runs on a VM before
-# any driver exists, on every distro from RHEL 8 (glibc 2.28) on. It needs nothing from the system but
-# glibc: curl, OpenSSL, libarchive and its compressors, libstdc++ and libgcc are linked statically; ISA-L
-# (Debian ships no static libisal) is shipped beside it in lib/ and found through RPATH $ORIGIN/../lib.
+# The portable build (IBDRIVER_PORTABLE=ON): one binary for the extension zip and the published .deb
+# and .rpm (ibdriver_<ver>-<rel>_amd64.deb, ibdriver-<ver>-<rel>.x86_64.rpm and their aarch64 twins),
+# which run on every distro from RHEL/CentOS 7 (glibc 2.17) on, before any driver exists. It needs
+# nothing from the system but glibc: curl, OpenSSL, libarchive and its compressors, ISA-L (built static
+# from Debian 11's source by ci/portable: Debian ships it shared only), libstdc++ and libgcc are linked
+# statically, and glibc's getentropy is defined in the binary (src/portable/getentropy.cpp).
 # libibverbs is never linked (it is loaded with dlopen when needed).
 # ci/portable builds it in a Debian 11 root (GCC 10, OpenSSL 1.1.1, glibc 2.31) and checks the glibc floor.
 # Included before the dependencies are found: it decides what find_library and pkg-config return.
-option(IBDRIVER_PORTABLE "Build the self-contained binary of the extension zip" OFF)
-
+option(IBDRIVER_PORTABLE "Build the self-contained binary of the extension zip and the published packages" OFF)
 if(NOT IBDRIVER_PORTABLE)
-  # Distro packages: an administrator's command (it changes drivers, kernels' modules, /etc) -> sbin.
-  set(IBDRIVER_INSTALL_BINDIR sbin)
   return()
 endif()
 
-# The extension zip: bin/ibdriver, bin/ibdriver-launcher, lib/, HandlerManifest.json.
-set(IBDRIVER_INSTALL_BINDIR bin)
+# The oldest glibc the binary runs on: one place, the launcher (packaging/extension/ibdriver-launcher),
+# which refuses older ones; ci/portable-check measures the binary against it (objdump -T) and the .deb's
+# libc6 dependency is made from it.
+file(STRINGS ${PROJECT_SOURCE_DIR}/packaging/extension/ibdriver-launcher IBDRIVER_GLIBC_FLOOR
+     REGEX "^glibc_floor=[0-9.]+$")
+string(REPLACE "glibc_floor=" "" IBDRIVER_GLIBC_FLOOR "${IBDRIVER_GLIBC_FLOOR}")
+if(NOT IBDRIVER_GLIBC_FLOOR MATCHES "^[0-9]+\\.[0-9]+$")
+  message(FATAL_ERROR "packaging/extension/ibdriver-launcher has no line glibc_floor=<version>")
+endif()
 
-# ISA-L as a shared library; everything else found from here on is a static archive.
-find_library(ISAL_LIBRARY NAMES libisal.so)
+# Everything found from here on is a static archive.
 set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
 set(OPENSSL_USE_STATIC_LIBS TRUE)
-set(CMAKE_INSTALL_RPATH "\$ORIGIN/../lib")
 add_link_options(-static-libstdc++ -static-libgcc)
 
 # Debian 11's fmt is a shared library only: use it header-only. Defining both of fmt's targets first

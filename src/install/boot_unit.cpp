@@ -57,20 +57,8 @@ bool copy_atomically(const fs::path& from, const SystemRoot& root, const std::st
   return true;
 }
 
-// The zip's shared libraries: <running's folder>/../lib/*, when there is such a folder.
-std::vector<fs::path> beside_libraries(const fs::path& running) {
-  std::vector<fs::path> found;
-  std::error_code error;
-  auto folder = running.parent_path().parent_path() / "lib";
-  for (fs::directory_iterator it(folder, error), end; !error && it != end; it.increment(error)) {
-    if (it->is_regular_file(error)) found.push_back(it->path());
-  }
-  return found;
-}
-
 // The kept copy: folders, then files, each recorded before it is made (uninstall removes them in reverse).
 void keep_copy(const SystemRoot& root, const fs::path& running, const std::function<void(const ConfigChange&)>& record) {
-  auto libraries = beside_libraries(running);
   auto make_folder = [&](const std::string& folder) { create_folders(root, folder, record); };
   auto copy = [&](const fs::path& from, const std::string& to, fs::perms mode) {
     std::error_code error;
@@ -79,8 +67,6 @@ void keep_copy(const SystemRoot& root, const fs::path& running, const std::funct
   };
   make_folder(fs::path(kept_binary).parent_path().string());
   copy(running, kept_binary, fs::perms(0755));
-  if (!libraries.empty()) make_folder(kept_libraries);
-  for (const auto& library : libraries) copy(library, (fs::path(kept_libraries) / library.filename()).string(), fs::perms(0644));
   log::info(fmt::format("kept a copy of {} at {} for the boot-time repair (the extension's folder goes with the extension)",
                         running.string(), kept_binary));
 }

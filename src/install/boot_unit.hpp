@@ -14,11 +14,10 @@ inline constexpr const char* boot_unit_name = "ibdriver-boot.service";
 
 // The packaged binary, and the journal-owned copy the boot unit runs when there is none and ibdriver runs
 // from the Azure extension's folder (/var/lib/waagent/<Publisher>.<Type>-<Version>/, which the guest
-// agent deletes on uninstall and on every update). The copy's ../lib holds the zip's shared libraries
-// (its binary's RPATH is $ORIGIN/../lib).
+// agent deletes on uninstall and on every update). The zip's binary needs nothing but glibc, so the
+// copy is the one file (a /var/lib/ibdriver/lib an earlier version kept stays in its journal).
 inline constexpr const char* packaged_binary = "/usr/sbin/ibdriver";
 inline constexpr const char* kept_binary = "/var/lib/ibdriver/bin/ibdriver";
-inline constexpr const char* kept_libraries = "/var/lib/ibdriver/lib";
 inline constexpr const char* agent_folder = "/var/lib/waagent/";
 
 // The unit packaging/systemd/ibdriver-boot.service ships (ExecStart=<binary> repair --quiet --ready-after 300).

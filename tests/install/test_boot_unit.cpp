@@ -85,15 +85,12 @@ TEST_CASE("a packaged unit is enabled, not copied", "[install][boot-unit]") {
 }
 
 namespace {
-// An extension folder as the agent unpacks the zip: bin/ibdriver (here a script that answers --version)
-// and lib/ beside it.
+// An extension folder as the agent unpacks the zip: bin/ibdriver (here a script that answers --version).
 fs::path agent_binary(const fs::path& root, const std::string& version, const std::string& says) {
   auto folder = root / ("var/lib/waagent/Microsoft.HpcCompute.InfiniBandDriverLinux-" + version);
   fs::create_directories(folder / "bin");
-  fs::create_directories(folder / "lib");
   std::ofstream(folder / "bin/ibdriver") << "#!/bin/sh\necho " << says << "\n";
   fs::permissions(folder / "bin/ibdriver", fs::perms(0755));
-  std::ofstream(folder / "lib/libisal.so.2") << says;
   return folder / "bin/ibdriver";
 }
 
@@ -108,11 +105,10 @@ TEST_CASE("the extension's binary is not what the boot unit runs: a journaled co
   install::install_boot_unit(root, [&](const install::ConfigChange& change) { changes.push_back(change); }, running);
   CHECK_THAT(unit_text(dir.path()), Catch::Contains("ExecStart=/var/lib/ibdriver/bin/ibdriver repair --quiet"));
   CHECK(test::file_text(dir.path() / "var/lib/ibdriver/bin/ibdriver") == test::file_text(running));
-  CHECK(test::file_text(dir.path() / "var/lib/ibdriver/lib/libisal.so.2") == "ibdriver-one");  // the zip's lib/ (RPATH $ORIGIN/../lib)
-  CHECK(changed(changes, false) == std::vector<std::string>{"/var/lib/ibdriver/bin/ibdriver", "/var/lib/ibdriver/lib/libisal.so.2",
+  CHECK(changed(changes, false) == std::vector<std::string>{"/var/lib/ibdriver/bin/ibdriver",
                                                              "/etc/systemd/system/ibdriver-boot.service",
                                                              "/etc/systemd/system/multi-user.target.wants/ibdriver-boot.service"});
-  CHECK(changed(changes, true) == std::vector<std::string>{"/var/lib/ibdriver", "/var/lib/ibdriver/bin", "/var/lib/ibdriver/lib", "/etc",
+  CHECK(changed(changes, true) == std::vector<std::string>{"/var/lib/ibdriver", "/var/lib/ibdriver/bin", "/etc",
                                                             "/etc/systemd", "/etc/systemd/system",
                                                             "/etc/systemd/system/multi-user.target.wants"});
   CHECK(install::boot_unit_program(root) == std::string(install::kept_binary));
@@ -123,7 +119,6 @@ TEST_CASE("the extension's binary is not what the boot unit runs: a journaled co
   // Uninstall removes the copy with the drivers.
   install::restore_configuration(root, changes);
   CHECK_FALSE(fs::exists(dir.path() / "var/lib/ibdriver/bin"));
-  CHECK_FALSE(fs::exists(dir.path() / "var/lib/ibdriver/lib"));
   CHECK_FALSE(fs::exists(dir.path() / "etc/systemd/system/ibdriver-boot.service"));
 }
 
@@ -178,11 +173,10 @@ TEST_CASE("an extension update moves the repair out of the old folder and refres
   CHECK(test::file_text(dir.path() / "var/lib/ibdriver/bin/ibdriver") == test::file_text(one));
   fs::remove_all(old.parent_path().parent_path());
   CHECK(install::boot_unit_installed(root));
-  // The next update refreshes the copy (and its libraries) from the new version.
+  // The next update refreshes the copy from the new version.
   auto two = agent_binary(dir.path(), "0.2.0.0", "ibdriver-two");
   CHECK(install::refresh_boot_program(root, record, two));
   CHECK(test::file_text(dir.path() / "var/lib/ibdriver/bin/ibdriver") == test::file_text(two));
-  CHECK(test::file_text(dir.path() / "var/lib/ibdriver/lib/libisal.so.2") == "ibdriver-two");
   // Not from an extension folder (an admin running a copied binary), or a packaged unit: not ours to move.
   machine.write("usr/local/bin/ibdriver", "#!/bin/sh\n");
   CHECK_FALSE(install::refresh_boot_program(root, record, dir.path() / "usr/local/bin/ibdriver"));
