@@ -47,7 +47,7 @@ constexpr std::array<const char*, 16> carried_variables{
     "IBDRIVER_CA_BUNDLE", "IBDRIVER_CATALOG",   "AZURE_GUEST_AGENT_EXTENSION_PATH", "AZURE_GUEST_AGENT_EXTENSION_VERSION",
     "http_proxy",        "https_proxy",         "no_proxy",          "HTTP_PROXY",
     "HTTPS_PROXY",       "NO_PROXY",
-    "SSL_CERT_FILE",     "SSL_CERT_DIR"};  // the zip's launcher points its static OpenSSL at the distro's CAs
+    "SSL_CERT_FILE",     "SSL_CERT_DIR"};  // a CA store the agent's environment names (src/net/system_ca.hpp)
 
 void open_logs(const SystemRoot& root, const HandlerContext& context) {
   std::error_code error;

@@ -5,6 +5,11 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "net/system_ca.hpp"
+
+#ifndef IBDRIVER_PORTABLE_CA
+#define IBDRIVER_PORTABLE_CA 0
+#endif
 
 namespace ibdriver::net {
 
@@ -24,6 +29,11 @@ CurlHandle::CurlHandle() : error_buffer_(std::make_unique<std::array<char, CURL_
   error_buffer_->fill('\0');
   set(CURLOPT_ERRORBUFFER, static_cast<void*>(error_buffer_->data()));
   set(CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
+  // The portable build's static OpenSSL knows only Debian's store: the distro's bundle, unless the
+  // environment names one (a caller's CURLOPT_CAINFO still overrides it).
+  if constexpr (IBDRIVER_PORTABLE_CA != 0) {
+    if (auto bundle = system_ca_bundle()) set(CURLOPT_CAINFO, *bundle);
+  }
 }
 
 namespace {
