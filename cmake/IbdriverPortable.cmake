@@ -21,6 +21,10 @@ string(REPLACE "glibc_floor=" "" IBDRIVER_GLIBC_FLOOR "${IBDRIVER_GLIBC_FLOOR}")
 if(NOT IBDRIVER_GLIBC_FLOOR MATCHES "^[0-9]+\\.[0-9]+$")
   message(FATAL_ERROR "packaging/extension/ibdriver-launcher has no line glibc_floor=<version>")
 endif()
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/packaging/extension/ibdriver-launcher)
+if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "^(x86_64|aarch64)$")
+  message(FATAL_ERROR "the portable build is for x86_64 and aarch64, not ${CMAKE_SYSTEM_PROCESSOR}")
+endif()
 
 # Everything found from here on is a static archive.
 set(CMAKE_FIND_LIBRARY_SUFFIXES .a)

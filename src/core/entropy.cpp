@@ -17,7 +17,7 @@ int getentropy_syscall(void* buffer, std::size_t length) noexcept {
   auto* next = static_cast<std::uint8_t*>(buffer);
   std::size_t left = length;
   while (left > 0) {
-    const long got = syscall(SYS_getrandom, next, left, 0U);
+    const long got = syscall(SYS_getrandom, next, left, 0UL);  // flags as the long syscall() reads
     if (got < 0) {
       if (errno == EINTR) {
         continue;
