@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Sourced by ci/chroot-test and ci/vm-guest.sh: the one way a scenario states a check.
+# Sourced by ci/chroot-test, ci/vm-guest.sh and the package checks: the one way a scenario states a
+# check, a bounded wait, and the test HTTPS server.
 #   check NAME CMD...    runs CMD (a command or a function) with its output kept aside; prints
 #                        "PASS: NAME" or "FAIL: NAME (exit N)" and the output's last lines; counts it;
 #                        returns CMD's status (a scenario may stop when a later check would be moot).
@@ -7,6 +8,10 @@
 #   wait_until SECONDS CMD...  polls CMD until it succeeds; fails after SECONDS. A bounded wait for a
 #                        condition (a ready file, a process), never a fixed sleep standing in for one.
 #   check_summary LABEL  prints the counts; returns non-zero when a check failed.
+#   start_https_server DIR  the test HTTPS server (tests/servers/https_server.py, run from the source
+#                        tree) serving DIR/files with a test CA of its own (DIR/certs/ca.pem); sets
+#                        server_pid (the caller kills it) and port (its "good" port) once it listens;
+#                        returns 1 when it did not start within 30 s.
 # Set check_prefix before sourcing to prefix every line (ci/vm-guest.sh: "VMTEST: ").
 check_prefix=${check_prefix:-}
 checks_passed=0
@@ -51,3 +56,16 @@ check_summary() {
   [ -z "$check_files" ] || rm -rf "$check_files"
   [ "$checks_failed" -eq 0 ]
 }
+
+start_https_server() {
+  local dir=$1
+  python3 tests/servers/make_test_certs.py "$dir/certs" >/dev/null || return 1
+  mkdir -p "$dir/files"
+  python3 tests/servers/https_server.py --dir "$dir/files" --certs "$dir/certs" \
+    --port-file "$dir/ports.json" --log "$dir/requests.log" >/dev/null 2>&1 &
+  server_pid=$!
+  wait_until 30 https_server_listening "$dir" || return 1
+  # shellcheck disable=SC2034 # for the caller
+  port=$(ci/json-assert --print "$dir/ports.json" 'd["good"]')
+}
+https_server_listening() { [ -s "$1/ports.json" ] && kill -0 "$server_pid" 2>/dev/null; }
