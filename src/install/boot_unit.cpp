@@ -57,16 +57,12 @@ bool copy_atomically(const fs::path& from, const SystemRoot& root, const std::st
   return true;
 }
 
-// The kept copy: folders, then files, each recorded before it is made (uninstall removes them in reverse).
+// The kept copy: its folders, then the file, each recorded before it is made (uninstall removes them in reverse).
 void keep_copy(const SystemRoot& root, const fs::path& running, const std::function<void(const ConfigChange&)>& record) {
-  auto make_folder = [&](const std::string& folder) { create_folders(root, folder, record); };
-  auto copy = [&](const fs::path& from, const std::string& to, fs::perms mode) {
-    std::error_code error;
-    if (!fs::exists(root.path(to), error)) record({to, "created", std::nullopt});
-    copy_atomically(from, root, to, mode);
-  };
-  make_folder(fs::path(kept_binary).parent_path().string());
-  copy(running, kept_binary, fs::perms(0755));
+  create_folders(root, fs::path(kept_binary).parent_path().string(), record);
+  std::error_code error;
+  if (!fs::exists(root.path(kept_binary), error)) record({kept_binary, "created", std::nullopt});
+  copy_atomically(running, root, kept_binary, fs::perms(0755));
   log::info(fmt::format("kept a copy of {} at {} for the boot-time repair (the extension's folder goes with the extension)",
                         running.string(), kept_binary));
 }

@@ -1,6 +1,8 @@
 #include "net/curl_handle.hpp"
 
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -30,9 +32,10 @@ CurlHandle::CurlHandle() : error_buffer_(std::make_unique<std::array<char, CURL_
   set(CURLOPT_ERRORBUFFER, static_cast<void*>(error_buffer_->data()));
   set(CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
   // The portable build's static OpenSSL knows only Debian's store: the distro's bundle, unless the
-  // environment names one (a caller's CURLOPT_CAINFO still overrides it).
+  // environment names one (a caller's CURLOPT_CAINFO still overrides it). Looked up once per process.
   if constexpr (IBDRIVER_PORTABLE_CA != 0) {
-    if (auto bundle = system_ca_bundle()) set(CURLOPT_CAINFO, *bundle);
+    static const std::optional<std::string> bundle = system_ca_bundle();
+    if (bundle) set(CURLOPT_CAINFO, *bundle);
   }
 }
 
