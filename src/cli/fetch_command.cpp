@@ -23,6 +23,7 @@ void print_result(const pipeline::FetchStageResult& result, bool json) {
                           {"from_cache", fetched.from_cache},
                           {"resumed", fetched.resumed},
                           {"attempts", fetched.attempts},
+                          {"busy_waited_seconds", static_cast<double>(fetched.busy_waited.count()) / 1000.0},
                           {"source", fetched.url},
                           {"exported", result.exported ? nlohmann::json(result.exported->string()) : nlohmann::json(nullptr)},
                           {"unpacked", result.unpacked ? report_json(*result.unpacked) : nlohmann::json(nullptr)},
@@ -103,9 +104,8 @@ Command add_fetch_command(CLI::App& app, GlobalOptions& global) {
             if (!release.downloads()) return print_nothing_to_fetch(release, global.json);
             auto result = pipeline::run_fetch(root, release, fetch_options, progress);
             progress.finish();
-            log::info(fmt::format("{}: {} bytes, SHA-256 verified, {:.1f} s{}{}", result.release.file_name(), result.fetched.bytes,
-                                  result.fetched.seconds, result.fetched.from_cache ? " (from the cache)" : "",
-                                  result.fetched.resumed ? " (resumed)" : ""));
+            log::info(fmt::format("{}: {} bytes, SHA-256 verified, {:.1f} s, {}", result.release.file_name(), result.fetched.bytes,
+                                  result.fetched.seconds, fetch::describe_source(result.fetched)));
             print_result(result, global.json);
             return ExitCode::success;
           }};

@@ -69,9 +69,21 @@ FetchResult fetch_bundle(const BundleSource& source, const BundleCache& cache, c
   result.bytes = outcome.bytes;
   result.resumed = outcome.resumed;
   result.attempts = outcome.attempts;
+  result.busy_waited = outcome.busy_waited;
   result.url = outcome.url;
   result.seconds = seconds_since(started);
   return result;
+}
+
+std::string describe_source(const FetchResult& result) {
+  if (result.from_cache) return "from the cache";
+  if (result.attempts == 0) return fmt::format("from the offline {}", result.url);  // url is "bundle FILE"
+  auto text = fmt::format("from {} in {} request{}", result.url, result.attempts, result.attempts == 1 ? "" : "s");
+  if (result.resumed) text += ", resumed";
+  if (result.busy_waited.count() > 0) {
+    text += fmt::format(", {:.1f} s waiting on a busy server", static_cast<double>(result.busy_waited.count()) / 1000.0);
+  }
+  return text;
 }
 
 FetchResult import_bundle(const fs::path& file, const std::string& sha256, const BundleCache& cache) {

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -29,8 +30,13 @@ struct FetchResult {
   bool from_cache = false;
   bool resumed = false;
   int attempts = 0;
+  std::chrono::milliseconds busy_waited{0};  // see DownloadOutcome
   std::string url;  // where it came from, without its query ("cache" or "bundle FILE" otherwise)
 };
+
+// Where the bytes came from and what it took, for a status or a log line, e.g. "from
+// https://m.example/ofed/F.tgz in 3 requests, resumed, 1.2 s waiting on a busy server" or "from the cache".
+std::string describe_source(const FetchResult& result);
 
 // The cached copy when it is intact, else a download (resumed from a .part where one exists).
 // Plain http:// is refused unless allow_plain_http. Throws Error (14) when nothing delivers the bytes.

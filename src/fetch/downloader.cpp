@@ -285,6 +285,7 @@ class Transfer {
       }
       if (busy) {
         busy_waited += wait;
+        outcome_.busy_waited += wait;
         log::info(fmt::format("{}: {} (busy: not counted as a failed attempt); asking again in {:.1f} s (resuming at byte {})",
                               shown, reason, static_cast<double>(wait.count()) / 1000.0, part_.size()));
       } else {

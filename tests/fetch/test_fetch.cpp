@@ -110,6 +110,23 @@ TEST_CASE("Retry-After is honoured", "[fetch]") {
   CHECK(std::chrono::steady_clock::now() - started >= 900ms);  // the server asked for 1 s; the default backoff is 50 ms
 }
 
+TEST_CASE("what a download took is reported: requests, resume, the waits a busy server asked for", "[fetch]") {
+  Fixture fixture;
+  auto result = fixture.fetch("503,reset,ok");
+  check_delivered(fixture, result);
+  CHECK(result.attempts == 3);
+  CHECK(result.resumed);
+  // Retry-After: 1, plus up to half of it again as jitter; the reset's retry is a failure, not a busy wait.
+  CHECK(result.busy_waited >= 1000ms);
+  CHECK(result.busy_waited <= 1500ms);
+  auto said = fetch::describe_source(result);
+  CHECK_THAT(said, Catch::StartsWith("from https://127.0.0.1:") && Catch::Contains("/503,reset,ok/" + name + " in 3 requests, resumed, 1.") &&
+                       Catch::EndsWith(" s waiting on a busy server"));
+  auto plain = fixture.fetch("ok");  // now cached
+  CHECK(fetch::describe_source(plain) == "from the cache");
+  CHECK(plain.busy_waited == 0ms);
+}
+
 TEST_CASE("a partial file from an earlier run is resumed", "[fetch]") {
   Fixture fixture;
   fixture.seed_part(test::deterministic_bytes(file_size).substr(0, 1000000));

@@ -103,10 +103,10 @@ std::string prebuilt_report(const StageContext& context, const std::map<std::str
   return message;
 }
 
-void fetch_into_bundle_dir(StageContext& context) {
+FetchStageResult fetch_into_bundle_dir(StageContext& context) {
   auto fetch_options = context.options->fetch;
   fetch_options.unpack_to = unpacked_dir(context);
-  run_fetch(context.root, release_of(context), fetch_options, *context.observer);
+  return run_fetch(context.root, release_of(context), fetch_options, *context.observer);
 }
 
 // The verified bundle file in the cache (a DOCA-host package is installed as the file it is); fetched
@@ -135,9 +135,10 @@ class FetchStage : public Stage {
     // Streamed: the bytes are hashed and unpacked as they arrive; the folder appears (by rename) only
     // once complete and verified, so the unpack stage then finds it done.
     std::error_code error;
-    if (!fs::exists(unpacked_dir(context), error)) fetch_into_bundle_dir(context);
+    std::string source;  // where the bytes came from (mirror, URL, cache) and what it took: the fleet's view
+    if (!fs::exists(unpacked_dir(context), error)) source = " " + fetch::describe_source(fetch_into_bundle_dir(context).fetched);
     const auto& release = release_of(context);
-    return fmt::format("{} verified (SHA-256 {})", release.file_name(), release.sha256);
+    return fmt::format("{} verified (SHA-256 {}){}", release.file_name(), release.sha256, source);
   }
   void undo(StageContext& /*context*/) override {}  // the cache is the cache's: `ibdriver fetch` may want it again
 };
