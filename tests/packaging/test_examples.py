@@ -97,6 +97,14 @@ def check_arm(path, version, failures):
             failures.append(f"{path.name}: {key} is {properties.get(key)!r}, not {value!r}")
     if not isinstance(properties.get("settings"), dict):
         failures.append(f"{path.name}: settings must be an object")
+    # A SAS token or a proxy password in a plain string parameter is kept in the deployment's history:
+    # every protected value must come from a securestring parameter.
+    parameters = template.get("parameters", {})
+    for key, value in properties.get("protectedSettings", {}).items():
+        match = re.fullmatch(r"\[parameters\('(\w+)'\)\]", value) if isinstance(value, str) else None
+        kind = parameters.get(match.group(1), {}).get("type", "").lower() if match else ""
+        if kind not in ("securestring", "secureobject"):
+            failures.append(f"{path.name}: protectedSettings.{key} must be a securestring parameter, not {value!r}")
 
 
 def main():
