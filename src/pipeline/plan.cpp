@@ -46,7 +46,7 @@ Chosen choose_release(const platform::PlatformReport& report, const PlanOptions&
   if (options.driver_url) {
     auto release = catalog::pinned_release(*options.driver_url, options.sha256.value_or(""));
     if (release.arch.empty()) {
-      release.arch = report.arch;  // the name states none: the person vouches for it
+      release.arch = report.arch;  // the name states none: the packages stage reads it from the contents
     } else if (release.arch != report.arch) {
       // Refused before anything is downloaded or installed: its packages would not install, or with
       // binfmt registered would run under emulation.

@@ -6,6 +6,7 @@
 #include "catalog/catalog.hpp"
 #include "core/error.hpp"
 #include "core/process.hpp"
+#include "install/bundle_arch.hpp"
 #include "install/configure.hpp"
 #include "install/dkms.hpp"
 #include "install/journal.hpp"
@@ -162,4 +163,48 @@ TEST_CASE("a MOFED bundle must be the release its catalog row describes", "[inst
   fs::remove_all(dir.path() / "b");
   fs::create_directories(dir.path() / "b/something-else");
   CHECK_THROWS_WITH(install::inspect_mofed_bundle(dir.path() / "b", release), Catch::Contains("no MLNX_OFED_LINUX-"));
+}
+
+TEST_CASE("a bundle's architecture is read from what it holds, not from its name", "[install][bundle][arch]") {
+  test::TempDir dir;
+  auto make_file = [&](const std::string& relative, const std::string& content = "x") {
+    fs::create_directories((dir.path() / relative).parent_path());
+    std::ofstream(dir.path() / relative) << content;
+  };
+  SECTION("the fixture MOFED tree (.arch, _amd64.deb and _all.deb) is x86_64") {
+    REQUIRE(run_process({"python3", std::string(IBDRIVER_TEST_FIXTURES) + "/make_mofed_bundle.py", dir.path().string()}).succeeded());
+    CHECK_FALSE(install::foreign_content_arch(dir.path(), "x86_64"));
+    auto foreign = install::foreign_content_arch(dir.path(), "aarch64");
+    REQUIRE(foreign);
+    CHECK(foreign->arch == "x86_64");
+    CHECK_THAT(foreign->evidence, Catch::StartsWith("MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64/"));
+  }
+  SECTION("a renamed aarch64 tree: its packages say so (real-bundles.md's 24.10 ubuntu24.04 name)") {
+    make_file("MLNX_OFED_LINUX-custom/DEBS/ofed-scripts_24.10.OFED.24.10.1.1.4.1-1_all.deb");
+    make_file("MLNX_OFED_LINUX-custom/DEBS/ibacm_2410mlnx54-1.2410068_arm64.deb");
+    auto foreign = install::foreign_content_arch(dir.path(), "x86_64");
+    REQUIRE(foreign);
+    CHECK(foreign->arch == "aarch64");
+    CHECK(foreign->evidence == "MLNX_OFED_LINUX-custom/DEBS/ibacm_2410mlnx54-1.2410068_arm64.deb");
+    CHECK_FALSE(install::foreign_content_arch(dir.path(), "aarch64"));
+    CHECK_THROWS_WITH(install::check_content_arch(dir.path(), "ofed.tgz", "x86_64"),
+                      Catch::Contains("the driver bundle ofed.tgz holds packages for aarch64 (MLNX_OFED_LINUX-custom/DEBS/ibacm_") &&
+                          Catch::Contains("and this machine is x86_64"));
+  }
+  SECTION("RPMS: .noarch states none, .aarch64 does; a DOCA-host package's repository is searched too") {
+    make_file("MLNX_OFED_LINUX-x/RPMS/mlnx-tools-24.10-0.2410068.noarch.rpm");
+    CHECK_FALSE(install::foreign_content_arch(dir.path(), "x86_64"));
+    make_file("usr/share/doca-host-3.2.1-044000-25.10/repo/mlnx-ofa_kernel-25.10-OFED.25.10.1.7.1.1.aarch64.rpm");
+    auto foreign = install::foreign_content_arch(dir.path(), "x86_64");
+    REQUIRE(foreign);
+    CHECK(foreign->evidence == "usr/share/doca-host-3.2.1-044000-25.10/repo/mlnx-ofa_kernel-25.10-OFED.25.10.1.7.1.1.aarch64.rpm");
+  }
+  SECTION("an .arch file alone, and what lies deeper than any bundle layout is not read") {
+    make_file("MLNX_OFED_LINUX-x/.arch", "aarch64\n");
+    CHECK(install::foreign_content_arch(dir.path(), "x86_64")->evidence == "MLNX_OFED_LINUX-x/.arch");
+    fs::remove(dir.path() / "MLNX_OFED_LINUX-x/.arch");
+    make_file("a/b/c/d/e/f/deep_1.0_arm64.deb");
+    CHECK_FALSE(install::foreign_content_arch(dir.path(), "x86_64"));
+    CHECK_NOTHROW(install::check_content_arch(dir.path(), "ofed.tgz", ""));  // nothing expected: nothing to judge
+  }
 }

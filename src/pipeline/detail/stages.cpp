@@ -16,6 +16,7 @@
 #include "core/text.hpp"
 #include "fetch/bundle_cache.hpp"
 #include "install/boot_unit.hpp"
+#include "install/bundle_arch.hpp"
 #include "install/bundle_dkms.hpp"
 #include "install/configure.hpp"
 #include "install/dkms_builder.hpp"
@@ -228,6 +229,10 @@ class PackagesStage : public Stage {
     auto record = [&](const std::vector<std::string>& added) { context.journal.add_packages(added); };
     std::vector<std::string> bundle_sources;
     std::vector<std::vector<std::string>> first_transactions;
+    // What the bundle holds, not what it is called: a pinned URL's or a mirror's name may state no
+    // architecture, or the wrong one. Before anything is installed.
+    install::check_content_arch(unpacked_dir(context), release.file_name(),
+                                context.plan != nullptr ? context.plan->platform.arch : release.arch);
     if (release.kind == catalog::BundleKind::doca_host) {
       auto package_file = unpacked_dir(context) / release.file_name();
       auto doca = install::inspect_doca_host_bundle(unpacked_dir(context), system_path(context, package_file), release, packages);
