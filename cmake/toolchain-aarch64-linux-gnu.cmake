@@ -9,8 +9,11 @@ set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 
 if(NOT IBDRIVER_AARCH64_SYSROOT)
-  set(IBDRIVER_AARCH64_SYSROOT /opt/ibdriver-deps-aarch64/sysroot)
+  message(FATAL_ERROR "give -DIBDRIVER_AARCH64_SYSROOT=DIR, the arm64 libraries' sysroot (ci/portable-root cross makes it and "
+                      "writes its path into the build root's .ibdriver-cross-aarch64-sysroot)")
 endif()
+# try_compile projects load this file again: hand the sysroot to them too.
+list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES IBDRIVER_AARCH64_SYSROOT)
 set(sysroot ${IBDRIVER_AARCH64_SYSROOT})
 # The arm64 headers before the build machine's (/usr/include holds amd64's versions of the same
 # libraries, and the header-only ones, CLI11 and nlohmann-json, which serve both).
