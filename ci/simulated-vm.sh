@@ -5,7 +5,16 @@
 # a catalog overlay with the bundle's row. Only the hardware and IMDS are simulated.
 # Needs: root, $build (the build folder), and it sets: $work $root $imds $port $good, sim_ib, sim_overlay.
 # IBDRIVER_SIM_LOGS=DIR keeps the logs and JSON outputs of the run there (the work folder is removed).
+# IBDRIVER_SIM_ARCH=aarch64 simulates a Standard_ND128isr_NDR_GB200_v6 instead, in an arm64 Debian 12
+# root run under qemu-user (ci/make-root ... arm64), with IBDRIVER_SIM_BINARY, an aarch64 ibdriver.
 build=${build:?set build (the build folder) before sourcing ci/simulated-vm.sh}
+sim_arch=${IBDRIVER_SIM_ARCH:-x86_64}
+case $sim_arch in
+  x86_64) sim_dpkg_arch=amd64 sim_vm=hb120rs_v3 sim_size=Standard_HB120rs_v3 sim_binary=${IBDRIVER_SIM_BINARY:-$build/src/ibdriver} ;;
+  aarch64) sim_dpkg_arch=arm64 sim_vm=nd128isr_gb200_v6 sim_size=Standard_ND128isr_NDR_GB200_v6
+    sim_binary=${IBDRIVER_SIM_BINARY:?IBDRIVER_SIM_ARCH=aarch64 needs IBDRIVER_SIM_BINARY, an aarch64 ibdriver (ci/portable)} ;;
+  *) echo "ci/simulated-vm.sh: IBDRIVER_SIM_ARCH is x86_64 or aarch64, not $sim_arch" >&2; exit 2 ;;
+esac
 ci_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=ci/check.sh
 source "$ci_dir/check.sh"
@@ -51,12 +60,12 @@ sim_fresh_root() {
   umount -l "$root/var/lib/ibdriver" 2>/dev/null || true
   rm -rf "$root"
   cp -a "$base" "$root"
-  "$build/tests/make-fake-vm" hb120rs_v3 debian12 "$work/fakevm" >/dev/null
+  "$build/tests/make-fake-vm" "$sim_vm" debian12 "$work/fakevm" >/dev/null
   cp -a "$work/fakevm/sys/." "$root/sys/"
   rm -rf "$work/fakevm"
   printf '# Microsoft Azure Linux Agent Configuration\nProvisioning.Enabled=y\nOS.EnableRDMA=n\nLogs.Verbose=n\n' >"$root/etc/waagent.conf"
   mount -t proc proc "$root/proc"
-  cp "$build/src/ibdriver" "$root/usr/local/bin/ibdriver"
+  cp "$sim_binary" "$root/usr/local/bin/ibdriver"
   cp "$work/certs/ca.pem" "$root/tmp/ca.pem"
 }
 
@@ -93,7 +102,7 @@ sim_overlay() {  # sim_overlay FILE [MODES]: the catalog row (debian 12) of a se
   local sha modes=${2:-files}  # MODES: the server's fault modes for this URL (tests/servers/https_server.py)
   sha=$(sha256sum "$work/files/$1" | cut -d' ' -f1)
   cat >"$root/tmp/overlay.json" <<JSON
-{"schema": 1, "releases": [{"kind": "mofed-tgz", "version": "24.10-1.1.4.0", "os": {"id": "debian", "version": "12"},
+{"schema": 1, "releases": [{"kind": "mofed-tgz", "arch": "$sim_arch", "version": "24.10-1.1.4.0", "os": {"id": "debian", "version": "12"},
  "label": "debian12.1", "url": "https://127.0.0.1:$port/$modes/$1", "sha256": "$sha",
  "min_generation": "connectx-4", "source": "tests/fixtures/make_mofed_bundle.py"}]}
 JSON
@@ -104,15 +113,16 @@ sim_ib() { chroot "$root" /usr/local/bin/ibdriver "$@"; }
 sim_setup() {
   local imds_pid
   base=${IBDRIVER_ROOTS:-/var/tmp/ibdriver-roots}/bookworm
-  "$ci_dir/make-root" bookworm "$base" || { echo "cannot make the Debian 12 root" >&2; return 1; }
+  [ "$sim_arch" = x86_64 ] || base+=-$sim_dpkg_arch
+  "$ci_dir/make-root" bookworm "$base" "$sim_dpkg_arch" || { echo "cannot make the Debian 12 root ($sim_dpkg_arch)" >&2; return 1; }
   work=$(mktemp -d /var/tmp/ibdriver-sim.XXXXXX)
   root=$work/root
   python3 tests/servers/make_test_certs.py "$work/certs"
   mkdir -p "$work/files"
-  good=MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-x86_64.tgz
-  sim_bundle "$good" || return 1
+  good=MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-$sim_arch.tgz
+  sim_bundle "$good" --arch "$sim_arch" || return 1
   sim_start_https || return 1
-  python3 tests/servers/imds_server.py --port-file "$work/imds.port" --vm-size Standard_HB120rs_v3 >"$work/imds.log" 2>&1 &
+  python3 tests/servers/imds_server.py --port-file "$work/imds.port" --vm-size "$sim_size" >"$work/imds.log" 2>&1 &
   imds_pid=$!
   sim_pids+=("$imds_pid")
   wait_until 30 sim_ready "$work/imds.port" "$imds_pid" || { cat "$work/imds.log" >&2; return 1; }

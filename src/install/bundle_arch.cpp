@@ -25,10 +25,11 @@ std::optional<std::string> arch_file(const fs::path& file) {
 
 std::optional<ContentArch> foreign_content_arch(const fs::path& folder, const std::string& expected) {
   std::error_code error;
+  std::error_code ignored;  // an entry that cannot be examined (a dangling link) must not end the walk
   for (auto entry = fs::recursive_directory_iterator(folder, fs::directory_options::none, error);
        !error && entry != fs::recursive_directory_iterator(); entry.increment(error)) {
     if (entry.depth() >= max_depth) entry.disable_recursion_pending();
-    if (!entry->is_regular_file(error) || entry->is_symlink(error)) continue;
+    if (entry->symlink_status(ignored).type() != fs::file_type::regular) continue;
     auto name = entry->path().filename().string();
     std::optional<std::string> stated;
     if (name == ".arch") {
@@ -36,7 +37,7 @@ std::optional<ContentArch> foreign_content_arch(const fs::path& folder, const st
     } else if (name.ends_with(".deb") || name.ends_with(".rpm")) {
       stated = platform::bundle_arch_from_name(name);
     }
-    if (stated && *stated != expected) return ContentArch{*stated, fs::relative(entry->path(), folder, error).generic_string()};
+    if (stated && *stated != expected) return ContentArch{*stated, fs::relative(entry->path(), folder, ignored).generic_string()};
   }
   return std::nullopt;
 }

@@ -181,6 +181,9 @@ TEST_CASE("a bundle's architecture is read from what it holds, not from its name
   }
   SECTION("a renamed aarch64 tree: its packages say so (real-bundles.md's 24.10 ubuntu24.04 name)") {
     make_file("MLNX_OFED_LINUX-custom/DEBS/ofed-scripts_24.10.OFED.24.10.1.1.4.1-1_all.deb");
+    // Links are not followed nor judged, and a dangling one does not end the search.
+    fs::create_symlink("gone_1.0_amd64.deb", dir.path() / "MLNX_OFED_LINUX-custom/DEBS/a-dangling_1.0_arm64.deb");
+    fs::create_symlink("/nowhere", dir.path() / "MLNX_OFED_LINUX-custom/DEBS/0-dangling");
     make_file("MLNX_OFED_LINUX-custom/DEBS/ibacm_2410mlnx54-1.2410068_arm64.deb");
     auto foreign = install::foreign_content_arch(dir.path(), "x86_64");
     REQUIRE(foreign);
