@@ -100,11 +100,29 @@ def check_arm(path, version, failures):
     # A SAS token or a proxy password in a plain string parameter is kept in the deployment's history:
     # every protected value must come from a securestring parameter.
     parameters = template.get("parameters", {})
-    for key, value in properties.get("protectedSettings", {}).items():
+    protected = properties.get("protectedSettings", {})
+    # Either one secureObject parameter for the whole, or an object whose values are securestring ones.
+    for key, value in (protected.items() if isinstance(protected, dict) else [("", protected)]):
         match = re.fullmatch(r"\[parameters\('(\w+)'\)\]", value) if isinstance(value, str) else None
         kind = parameters.get(match.group(1), {}).get("type", "").lower() if match else ""
         if kind not in ("securestring", "secureobject"):
-            failures.append(f"{path.name}: protectedSettings.{key} must be a securestring parameter, not {value!r}")
+            where = f"protectedSettings.{key}" if key else "protectedSettings"
+            failures.append(f"{path.name}: {where} must be a securestring or secureObject parameter, not {value!r}")
+    return properties
+
+
+CATALOG = EXAMPLES.parents[1] / "distros" / "catalog.json"
+
+
+def check_driver_versions(texts, failures):
+    """Every driverVersion an example or the README pins names a release of the built-in catalog
+    (the resolver's rule, src/catalog/resolver.cpp version_matches: equal, or a prefix ending before
+    '.' or '-')."""
+    versions = [row["version"] for row in json.loads(CATALOG.read_text())["releases"]]
+    for name, text in texts.items():
+        for wanted in re.findall(r"driverVersion[\"']?\s*[:=]\s*[\"']([^\"'\[]+)[\"']", text):
+            if not any(v == wanted or (v.startswith(wanted) and v[len(wanted)] in ".-") for v in versions):
+                failures.append(f"{name}: driverVersion {wanted!r} names no release of {CATALOG.name}")
 
 
 def main():
@@ -116,7 +134,10 @@ def main():
     shell = {"cloud-init.yaml": check_cloud_init(EXAMPLES / "cloud-init.yaml", failures)}
     for name in ("arm-vm-extension.json", "arm-vmss-extension.json"):
         check_arm(EXAMPLES / name, args.project_version, failures)
-    for name, minimum in (("cloud-init.yaml", 3), ("packer-ibdriver.pkr.hcl", 3), ("README.md", 0)):
+    readme = EXAMPLES.parents[1] / "README.md"
+    check_driver_versions({p.name: p.read_text() for p in sorted(EXAMPLES.rglob("*")) if p.is_file()} |
+                          {"README.md (top)": readme.read_text()}, failures)
+    for name, minimum in (("cloud-init.yaml", 3), ("packer-ibdriver.pkr.hcl", 3), ("ibdriver-first-boot", 3), ("README.md", 0)):
         path = EXAMPLES / name
         text = shell.get(name, None) or path.read_text()
         if check_commands(args.ibdriver, path, text, failures) < minimum:
