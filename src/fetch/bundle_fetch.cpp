@@ -69,6 +69,7 @@ FetchResult fetch_bundle(const BundleSource& source, const BundleCache& cache, c
   result.bytes = outcome.bytes;
   result.resumed = outcome.resumed;
   result.attempts = outcome.attempts;
+  result.source_requests = outcome.source_requests;
   result.busy_waited = outcome.busy_waited;
   result.url = outcome.url;
   result.seconds = seconds_since(started);
@@ -78,10 +79,14 @@ FetchResult fetch_bundle(const BundleSource& source, const BundleCache& cache, c
 std::string describe_source(const FetchResult& result) {
   if (result.from_cache) return "from the cache";
   if (result.attempts == 0) return fmt::format("from the offline {}", result.url);  // url is "bundle FILE"
-  auto text = fmt::format("from {} in {} request{}", result.url, result.attempts, result.attempts == 1 ? "" : "s");
+  const int here = result.source_requests;
+  auto text = fmt::format("from {} in {} request{}", result.url, here, here == 1 ? "" : "s");
   if (result.resumed) text += ", resumed";
   if (result.busy_waited.count() > 0) {
     text += fmt::format(", {:.1f} s waiting on a busy server", static_cast<double>(result.busy_waited.count()) / 1000.0);
+  }
+  if (const int elsewhere = result.attempts - here; elsewhere > 0) {
+    text += fmt::format("; {} request{} to other sources first", elsewhere, elsewhere == 1 ? "" : "s");
   }
   return text;
 }

@@ -30,12 +30,14 @@ struct FetchResult {
   bool from_cache = false;
   bool resumed = false;
   int attempts = 0;
+  int source_requests = 0;                   // see DownloadOutcome
   std::chrono::milliseconds busy_waited{0};  // see DownloadOutcome
   std::string url;  // where it came from, without its query ("cache" or "bundle FILE" otherwise)
 };
 
 // Where the bytes came from and what it took, for a status or a log line, e.g. "from
-// https://m.example/ofed/F.tgz in 3 requests, resumed, 1.2 s waiting on a busy server" or "from the cache".
+// https://m.example/ofed/F.tgz in 3 requests, resumed, 1.2 s waiting on a busy server; 5 requests to
+// other sources first" or "from the cache".
 std::string describe_source(const FetchResult& result);
 
 // The cached copy when it is intact, else a download (resumed from a .part where one exists).

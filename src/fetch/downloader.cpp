@@ -189,7 +189,12 @@ class Transfer {
   DownloadOutcome run() {
     outcome_.resumed = part_.size() > 0;
     for (const auto& url : request_.urls) {
-      if (try_source(url)) return outcome_;
+      const int attempts_before = outcome_.attempts;
+      outcome_.busy_waited = std::chrono::milliseconds{0};  // the delivering source's own, not the others'
+      if (try_source(url)) {
+        outcome_.source_requests = outcome_.attempts - attempts_before;
+        return outcome_;
+      }
     }
     std::string reasons;
     std::string hint;

@@ -34,9 +34,10 @@ struct DownloadOutcome {
   std::uint64_t bytes = 0;
   std::string url;  // the source that delivered, without its query
   bool resumed = false;  // some bytes came from an interrupted attempt or an earlier run
-  int attempts = 0;      // requests made, busy answers included
-  // Slept because a busy server (429/503 with Retry-After) said when to come back: a fleet operator
-  // tells a slow mirror from a slow node by it.
+  int attempts = 0;         // requests made to every source tried, busy answers included
+  int source_requests = 0;  // of those, to the source that delivered (`url`)
+  // Slept because the delivering source was busy (429/503 with Retry-After) and said when to come
+  // back: a fleet operator tells a slow mirror from a slow node by it.
   std::chrono::milliseconds busy_waited{0};
 };
 

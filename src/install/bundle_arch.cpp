@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/files.hpp"
+#include "core/log.hpp"
 #include "core/text.hpp"
 #include "platform/machine_arch.hpp"
 
@@ -17,9 +18,14 @@ namespace {
 constexpr int max_depth = 4;  // MLNX_OFED_LINUX-*/DEBS/COMMON/x.deb from the unpacked folder is 3
 
 std::optional<std::string> arch_file(const fs::path& file) {
-  auto content = read_file_if_exists(file, 256);
-  if (!content) return std::nullopt;
-  return platform::canonical_arch(text::trim(text::split(*content, '\n').front()));
+  try {
+    auto content = read_file_if_exists(file, 256);
+    if (!content) return std::nullopt;
+    return platform::canonical_arch(text::trim(text::split(*content, '\n').front()));
+  } catch (const std::exception& error) {  // larger than an arch name, unreadable: it says nothing
+    log::debug(error.what());
+    return std::nullopt;
+  }
 }
 }  // namespace
 
@@ -33,12 +39,14 @@ std::optional<ContentArch> foreign_content_arch(const fs::path& folder, const st
     auto name = entry->path().filename().string();
     std::optional<std::string> stated;
     if (name == ".arch") {
-      stated = arch_file(entry->path());  // MLNX_OFED's top level: "x86_64" / "aarch64"
+      // MLNX_OFED's top level only (MLNX_OFED_LINUX-*/.arch: "x86_64" / "aarch64").
+      if (entry.depth() == 1) stated = arch_file(entry->path());
     } else if (name.ends_with(".deb") || name.ends_with(".rpm")) {
       stated = platform::bundle_arch_from_name(name);
     }
     if (stated && *stated != expected) return ContentArch{*stated, fs::relative(entry->path(), folder, ignored).generic_string()};
   }
+  if (error) log::warning(fmt::format("{} could not be read to the end ({}): its architecture is judged from what was read", folder.string(), error.message()));
   return std::nullopt;
 }
 
@@ -49,7 +57,7 @@ void check_content_arch(const fs::path& folder, const std::string& bundle_name, 
   throw Error(ExitCode::operation_failed,
               fmt::format("the driver bundle {} holds packages for {} ({}), and this machine is {}", bundle_name, foreign->arch,
                           text::printable(foreign->evidence, 200), expected),
-              fmt::format("use the bundle built for {} (its file name ends in {}): nothing was installed", expected,
+              fmt::format("use the bundle built for {} (its file name ends in {}): nothing of this bundle was installed", expected,
                           expected == "aarch64" ? "aarch64 or arm64" : "x86_64 or amd64"));
 }
 

@@ -14,7 +14,7 @@ struct ContentArch {
 // The first package file under `folder` (at most 4 levels down, the layouts of real-bundles.md: an
 // MLNX_OFED tree's DEBS/ or RPMS/, a DOCA-host package's usr/share/doca-host-*/repo/) whose name states
 // an architecture other than `expected` (`_arm64.deb`, `.x86_64.rpm`, ...; `_all.deb` and `.noarch.rpm`
-// state none), and for an MLNX_OFED tree its top-level `.arch` file. nullopt when nothing contradicts
+// state none), and an MLNX_OFED tree's top-level `.arch` file (MLNX_OFED_LINUX-*/.arch). nullopt when nothing contradicts
 // `expected`. A file name, not a tarball's name: a bundle pinned by URL or renamed on a mirror is judged
 // by what it holds.
 std::optional<ContentArch> foreign_content_arch(const std::filesystem::path& folder, const std::string& expected);

@@ -122,9 +122,24 @@ TEST_CASE("what a download took is reported: requests, resume, the waits a busy 
   auto said = fetch::describe_source(result);
   CHECK_THAT(said, Catch::StartsWith("from https://127.0.0.1:") && Catch::Contains("/503,reset,ok/" + name + " in 3 requests, resumed, 1.") &&
                        Catch::EndsWith(" s waiting on a busy server"));
+  CHECK(result.source_requests == 3);
   auto plain = fixture.fetch("ok");  // now cached
   CHECK(fetch::describe_source(plain) == "from the cache");
   CHECK(plain.busy_waited == 0ms);
+}
+
+TEST_CASE("the requests and waits of a source that failed are not the delivering source's", "[fetch]") {
+  Fixture fixture;
+  fixture.settings.busy_patience = 500ms;  // less than Retry-After: 1, so the busy mirror is given up at once
+  auto from = fixture.source("ok");
+  from.mirrors = {fmt::format("https://127.0.0.1:{}/429", fixture.server.port("good"))};
+  auto result = fixture.fetch(from);
+  check_delivered(fixture, result);
+  CHECK(result.source_requests == 1);
+  CHECK(result.attempts == 2);  // the mirror's 429, then the catalog's URL
+  CHECK(result.busy_waited == 0ms);
+  CHECK_THAT(fetch::describe_source(result),
+             Catch::Contains("/ok/" + name + " in 1 request; 1 request to other sources first") && !Catch::Contains("busy"));
 }
 
 TEST_CASE("a partial file from an earlier run is resumed", "[fetch]") {

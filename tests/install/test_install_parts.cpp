@@ -206,6 +206,9 @@ TEST_CASE("a bundle's architecture is read from what it holds, not from its name
     make_file("MLNX_OFED_LINUX-x/.arch", "aarch64\n");
     CHECK(install::foreign_content_arch(dir.path(), "x86_64")->evidence == "MLNX_OFED_LINUX-x/.arch");
     fs::remove(dir.path() / "MLNX_OFED_LINUX-x/.arch");
+    make_file("MLNX_OFED_LINUX-x/docs/.arch", "aarch64\n");  // only the top level's says anything
+    make_file("MLNX_OFED_LINUX-y/.arch", std::string(4096, 'x'));  // not an arch name: says nothing, no error
+    CHECK_FALSE(install::foreign_content_arch(dir.path(), "x86_64"));
     make_file("a/b/c/d/e/f/deep_1.0_arm64.deb");
     CHECK_FALSE(install::foreign_content_arch(dir.path(), "x86_64"));
     CHECK_NOTHROW(install::check_content_arch(dir.path(), "ofed.tgz", ""));  // nothing expected: nothing to judge
