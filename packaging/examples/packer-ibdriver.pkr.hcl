@@ -20,23 +20,24 @@ variable "package_file" {
 build {
   sources = ["source.azure-arm.hpc"]
 
+  # No trailing slash: the folder itself goes into /tmp (Packer wants the destination to exist).
   provisioner "file" {
-    source      = "offline/"
-    destination = "/tmp/ibdriver-offline"
+    source      = "offline"
+    destination = "/tmp"
   }
 
   provisioner "shell" {
     execute_command = "sudo -E sh -eux '{{ .Path }}'"
     inline = [
       "export DEBIAN_FRONTEND=noninteractive",
-      "apt-get install -y /tmp/ibdriver-offline/${var.package_file}",
+      "apt-get install -y /tmp/offline/${var.package_file}",
       # The build VM is a general-purpose size: no InfiniBand device, and IMDS names a size the driver
       # is not for. Builds the DKMS modules for every installed kernel; nothing to validate here.
-      "ibdriver install --yes --bundle /tmp/ibdriver-offline/${var.bundle_file} --skip-device-check --skip-vm-size-check --no-validate --lock-wait 900",
+      "ibdriver install --yes --bundle /tmp/offline/${var.bundle_file} --skip-device-check --skip-vm-size-check --no-validate --lock-wait 900",
       "ibdriver status",
       # On each VM made from the image, once: the checks skipped here, then a port (ibdriver validate).
-      "install -D -m 0755 /tmp/ibdriver-offline/ibdriver-first-boot /var/lib/cloud/scripts/per-instance/ibdriver-first-boot",
-      "rm -rf /tmp/ibdriver-offline",
+      "install -D -m 0755 /tmp/offline/ibdriver-first-boot /var/lib/cloud/scripts/per-instance/ibdriver-first-boot",
+      "rm -rf /tmp/offline",
     ]
   }
 }
