@@ -24,9 +24,14 @@ ProcessResult must_run(const std::vector<std::string>& argv) {
   return result;
 }
 
+// Through a temporary name and a rename: every agent command rewrites HandlerEnvironment.json, and a
+// detached worker reading it then must see the old text or the new one, never a truncated file.
 void write_text(const fs::path& file, const std::string& text) {
   fs::create_directories(file.parent_path());
-  std::ofstream(file, std::ios::binary) << text;
+  auto temporary = file;
+  temporary += ".tmp";
+  std::ofstream(temporary, std::ios::binary) << text;
+  fs::rename(temporary, file);
 }
 
 }  // namespace
