@@ -60,13 +60,26 @@ sim_fresh_root() {
   umount -l "$root/var/lib/ibdriver" 2>/dev/null || true
   rm -rf "$root"
   cp -a "$base" "$root"
-  "$build/tests/make-fake-vm" "$sim_vm" debian12 "$work/fakevm" >/dev/null
-  cp -a "$work/fakevm/sys/." "$root/sys/"
-  rm -rf "$work/fakevm"
+  sim_fake_sysfs "$sim_vm"
   printf '# Microsoft Azure Linux Agent Configuration\nProvisioning.Enabled=y\nOS.EnableRDMA=n\nLogs.Verbose=n\n' >"$root/etc/waagent.conf"
   mount -t proc proc "$root/proc"
   cp "$sim_binary" "$root/usr/local/bin/ibdriver"
   cp "$work/certs/ca.pem" "$root/tmp/ca.pem"
+}
+
+sim_fake_sysfs() {  # sim_fake_sysfs VM: the root's sys/ becomes that of a fake VM (build/tests/make-fake-vm's names)
+  rm -rf "$work/fakevm" "$root/sys" && mkdir "$root/sys" &&
+    "$build/tests/make-fake-vm" "$1" debian12 "$work/fakevm" >/dev/null && cp -a "$work/fakevm/sys/." "$root/sys/" &&
+    rm -rf "$work/fakevm"
+}
+
+sim_start_imds() {  # sim_start_imds NAME SIZE: an IMDS answering SIZE (log $work/imds-NAME.log); sets sim_imds_url
+  local imds_pid
+  python3 tests/servers/imds_server.py --port-file "$work/imds-$1.port" --vm-size "$2" >"$work/imds-$1.log" 2>&1 &
+  imds_pid=$!
+  sim_pids+=("$imds_pid")
+  wait_until 30 sim_ready "$work/imds-$1.port" "$imds_pid" || { cat "$work/imds-$1.log" >&2; return 1; }
+  sim_imds_url="http://127.0.0.1:$(cat "$work/imds-$1.port")/metadata/instance/compute?api-version=2021-02-01"
 }
 
 sim_bundle() {  # sim_bundle NAME [make_mofed_bundle.py options]: a .tgz into the served folder
@@ -122,12 +135,9 @@ sim_setup() {
   good=MLNX_OFED_LINUX-24.10-1.1.4.0-debian12.1-$sim_arch.tgz
   sim_bundle "$good" --arch "$sim_arch" || return 1
   sim_start_https || return 1
-  python3 tests/servers/imds_server.py --port-file "$work/imds.port" --vm-size "$sim_size" >"$work/imds.log" 2>&1 &
-  imds_pid=$!
-  sim_pids+=("$imds_pid")
-  wait_until 30 sim_ready "$work/imds.port" "$imds_pid" || { cat "$work/imds.log" >&2; return 1; }
+  sim_start_imds vm "$sim_size" || return 1
   # shellcheck disable=SC2034 # for the scripts that source this file
-  imds="http://127.0.0.1:$(cat "$work/imds.port")/metadata/instance/compute?api-version=2021-02-01"
+  imds=$sim_imds_url
   sim_fresh_root
   sim_overlay "$good"
 }
