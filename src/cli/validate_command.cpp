@@ -19,7 +19,9 @@ void add_link_layer_option(CLI::App& command, verbs::LinkLayer& layer) {
             layer = *parsed;
           },
           "Link layer an ACTIVE port must have: infiniband (default), ethernet or any")
-      ->type_name("LAYER");
+      ->type_name("LAYER")
+      // An environment default too: a first-boot recipe (cloud-init) runs a fixed command line.
+      ->envname("IBDRIVER_EXPECT_LINK_LAYER");
 }
 
 Command add_validate_command(CLI::App& app, GlobalOptions& global) {

@@ -38,8 +38,18 @@ std::optional<LinkLayer> parse_link_layer(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view link_layer_name(LinkLayer layer) {
+  switch (layer) {
+    case LinkLayer::infiniband: return "infiniband";
+    case LinkLayer::ethernet: return "ethernet";
+    case LinkLayer::any: return "any";
+  }
+  return "any";
+}
+
 ValidationReport judge(const std::vector<DeviceInfo>& devices, LinkLayer expect) {
   ValidationReport report;
+  report.expect = expect;
   report.devices = devices;
   if (devices.empty()) {
     report.message = "libibverbs sees no RDMA device";
@@ -91,7 +101,7 @@ void require_passed(const ValidationReport& report) {
 }
 
 void to_json(nlohmann::json& json, const ValidationReport& report) {
-  json = {{"passed", report.passed}, {"message", report.message}, {"hint", report.hint}, {"remedies", report.remedies}, {"devices", report.devices}};
+  json = {{"passed", report.passed}, {"expect_link_layer", link_layer_name(report.expect)}, {"message", report.message}, {"hint", report.hint}, {"remedies", report.remedies}, {"devices", report.devices}};
 }
 
 }  // namespace ibdriver::verbs

@@ -13,6 +13,7 @@ namespace ibdriver::verbs {
 
 enum class LinkLayer { infiniband, ethernet, any };
 std::optional<LinkLayer> parse_link_layer(std::string_view text);  // infiniband, ethernet, any
+std::string_view link_layer_name(LinkLayer layer);                  // "infiniband", "ethernet" or "any"
 
 struct ValidationOptions {
   LinkLayer expect = LinkLayer::infiniband;
@@ -21,6 +22,7 @@ struct ValidationOptions {
 };
 
 struct ValidationReport {
+  LinkLayer expect = LinkLayer::infiniband;  // what an ACTIVE port had to be (JSON: expect_link_layer)
   std::vector<DeviceInfo> devices;
   bool passed = false;
   std::string message;  // which port passed, or why none did

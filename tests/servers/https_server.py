@@ -204,12 +204,14 @@ def main():
     parser.add_argument("--stats", help="also write one JSON line per answered request here")
     parser.add_argument("--max-active", type=int, default=8, help="requests the 'limited' mode answers at once")
     parser.add_argument("--retry-after", type=int, default=1, help="seconds, in the 'limited' mode's 429 answers")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the 'good' listener's port (default: any free one); a URL written before the server runs needs it")
     args = parser.parse_args()
     state = {"lock": threading.Lock(), "counts": {}, "active": 0}
     ports = {}
     servers = []
     for listener in ("good", "http", "wrong_host", "expired", "unknown_ca"):
-        server = Listener(("127.0.0.1", 0), make_handler(args, state, ports, listener))
+        server = Listener(("127.0.0.1", args.port if listener == "good" else 0), make_handler(args, state, ports, listener))
         if listener != "http":
             server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             server.tls.load_cert_chain(os.path.join(args.certs, listener + ".pem"),

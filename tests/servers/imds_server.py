@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port-file", required=True)
+    parser.add_argument("--port", type=int, default=0, help="listen here (default: any free port)")
     parser.add_argument("--vm-size", default="Standard_HB120rs_v3")
     parser.add_argument("--mode", default="ok")
     parser.add_argument("--fail-first", type=int, default=0)
@@ -95,7 +96,7 @@ def main():
                     return None
             return self.reply(500, json.dumps({"error": "unknown mode"}))
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     temporary = args.port_file + ".tmp"
     with open(temporary, "w") as out:

@@ -81,3 +81,18 @@ TEST_CASE("ibdriver validate uses the real libibverbs: no RDMA device on this ma
   CHECK_THAT(result.err, Catch::Contains("validation failed: libibverbs sees no RDMA device"));
   CHECK(test::run_ibdriver({"validate", "--expect-link-layer", "token-ring"}).exit_status == 1);
 }
+
+TEST_CASE("IBDRIVER_EXPECT_LINK_LAYER is the link layer's default for validate and install", "[verbs]") {
+  // A fixed command line (a cloud-init recipe) takes the expectation from the environment; a bad
+  // value there is refused like the option's.
+  for (const char* command : {"validate", "install"}) {
+    INFO(command);
+    auto bad = test::run_ibdriver({command, "--json"}, {"IBDRIVER_EXPECT_LINK_LAYER=token-ring"});
+    CHECK(bad.exit_status == 1);
+    CHECK_THAT(bad.err, Catch::Contains("expected infiniband, ethernet or any"));
+  }
+  auto good = test::run_ibdriver({"validate", "--json", "--wait", "0"}, {"IBDRIVER_EXPECT_LINK_LAYER=any"});
+  CHECK(good.exit_status == 14);
+  CHECK(nlohmann::json::parse(good.out)["expect_link_layer"] == "any");
+  CHECK(nlohmann::json::parse(test::run_ibdriver({"validate", "--json", "--wait", "0"}).out)["expect_link_layer"] == "infiniband");
+}
