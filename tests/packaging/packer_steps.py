@@ -2,10 +2,11 @@
 """The provisioners of a Packer template (HCL2), in order, as a test runs them.
 
 Usage: packer_steps.py TEMPLATE.pkr.hcl [NAME=VALUE...]
-Prints JSON: [{"file": {"source": S, "destination": D}} | {"shell": [COMMAND, ...]}, ...], every
+Prints JSON: [{"file": {"source": S, "destination": D}} | {"shell": [COMMAND, ...], "execute_command": C}, ...], every
 "${var.NAME}" replaced by the VALUE given or the variable's default. Reads only what these templates
 use: `variable` blocks with a string default, and `provisioner "file"` / `provisioner "shell"` blocks
-with `inline` lists of double-quoted strings (comments between them allowed). Anything else inside a
+with `inline` lists of double-quoted strings and an optional `execute_command` (comments, # or //,
+between them allowed). Anything else inside a
 provisioner, an unknown variable or one without a value, is an error: the test runs the recipe, not a copy.
 """
 import json
@@ -18,7 +19,7 @@ STRING = r'"(?:[^"\\]|\\.)*"'
 def strip_comments(text):
     kept = []
     for line in text.splitlines():
-        # A comment starts at a # outside a string.
+        # A comment starts at a # or a // outside a string (HCL's line comments).
         out, in_string, i = "", False, 0
         while i < len(line):
             c = line[i]
@@ -28,7 +29,7 @@ def strip_comments(text):
                 continue
             if c == '"':
                 in_string = not in_string
-            if c == "#" and not in_string:
+            if not in_string and (c == "#" or line.startswith("//", i)):
                 break
             out += c
             i += 1
@@ -89,10 +90,14 @@ def main():
             if not inline:
                 raise SystemExit("packer_steps: a shell provisioner without an inline list")
             rest = re.sub(r"\binline\s*=\s*\[.*?\]", "", body, flags=re.S)
+            command = re.search(r"\bexecute_command\s*=\s*(%s)" % STRING, rest)
             rest = re.sub(r"\bexecute_command\s*=\s*%s" % STRING, "", rest)
             if rest.strip():
                 raise SystemExit(f"packer_steps: a shell provisioner holds what this reader does not run: {rest.strip()[:80]}")
-            steps.append({"shell": [expand(json.loads(s)) for s in re.findall(STRING, inline.group(1))]})
+            # Packer's default when the template sets none (its shell provisioner's documentation).
+            execute = json.loads(command.group(1)) if command else "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
+            steps.append({"shell": [expand(json.loads(s)) for s in re.findall(STRING, inline.group(1))],
+                          "execute_command": execute})
         else:
             raise SystemExit(f"packer_steps: a {kind} provisioner, which this reader does not run")
     json.dump(steps, sys.stdout, indent=1)
