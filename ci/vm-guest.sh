@@ -1,10 +1,13 @@
 #!/bin/bash
-# Runs inside the VM of ci/vm, at boot, as a systemd unit; prints "VMTEST: PASS|FAIL: ..." lines on the
-# console and powers off. Phase 1 (Debian's kernel): install the .deb, Soft-RoCE, `ibdriver install`
-# (DKMS, configure, validate through libibverbs), the modules load, `ibdriver validate`, the
+# Runs inside the VM of ci/vm, at boot, as a systemd unit after cloud-init's final stage; prints
+# "VMTEST: PASS|FAIL: ..." lines on the console and powers off. Phase 1 (Debian's kernel): cloud-init
+# ran packaging/examples/cloud-init.yaml from a NoCloud seed (the published .deb from the local mirror
+# with apt, offline; `ibdriver install --bundle --reload`: DKMS, configure, the driver restarted,
+# validated through libibverbs on Soft-RoCE; no reboot); the modules load, `ibdriver validate`, the
 # extension's enable with its worker as a transient systemd unit, then the -cloud-amd64 kernel
 # installed offline (DKMS builds for it by itself). Phase 2 (the cloud kernel): the modules load,
-# `ibdriver status` shows both kernels, uninstall removes them.
+# `ibdriver status` shows both kernels, uninstall removes them. The simulated platform (local IMDS and
+# mirror, Soft-RoCE as the HCA) is ci/vm-platform.sh's, started before cloud-init's final stage.
 # Each phase is a list of scenario functions; every check is one `check NAME CMD...` (ci/check.sh,
 # copied beside this script as check.sh, with ci/json-assert as json-assert).
 set -u
@@ -18,7 +21,6 @@ seconds_since() { awk -v since="$1" -v now="$(date +%s.%N)" 'BEGIN { printf "%.1
 json_ok() { "$t/json-assert" "$@"; }
 json_value() { "$t/json-assert" --print "$@" 2>/dev/null; }
 fake=$t/fakevm/sys
-common=()
 agent_env=()
 # However this script ends (an unset variable ends it under set -u), the VM powers off: ci/vm then
 # reports the phase as unfinished instead of waiting for its time limit.
@@ -62,39 +64,55 @@ modules_load() {
   modprobe ibdriver_core && modprobe ibdriver_iser && lsmod | grep -q '^ibdriver_iser' || return 1
   detail "$(lsmod | awk '/^ibdriver_/ {print $1}' | paste -sd' ')"
 }
-server_ready() { [ -s "$1" ] && kill -0 "$2" 2>/dev/null; }  # server_ready FILE PID: it wrote FILE and runs
 
-start_servers() {  # the local IMDS and HTTPS mirror; sets $imds, $port, $common and $agent_env once both are ready
-  local imds_pid https_pid
-  rm -f /run/imds.port /run/https.json
-  python3 "$t/imds_server.py" --port-file /run/imds.port --vm-size Standard_HB120rs_v3 >/run/imds.log 2>&1 &
-  imds_pid=$!
-  python3 "$t/https_server.py" --dir "$t/files" --certs "$t/certs" --port-file /run/https.json --log /run/requests.log >/run/https.log 2>&1 &
-  https_pid=$!
-  wait_until 60 server_ready /run/imds.port "$imds_pid" && wait_until 60 server_ready /run/https.json "$https_pid" || return 1
-  imds="http://127.0.0.1:$(cat /run/imds.port)/metadata/instance/compute?api-version=2021-02-01"
-  port=$(json_value /run/https.json 'd["good"]')
-  cat >/run/overlay.json <<JSON
-{"schema": 1, "releases": [{"kind": "mofed-tgz", "version": "24.10-1.1.4.0", "os": {"id": "debian", "version": "12"},
- "label": "debian12.1", "url": "https://127.0.0.1:$port/files/$(cat "$t/bundle.name")", "sha256": "$(cat "$t/bundle.sha256")",
- "min_generation": "connectx-4", "source": "tests/fixtures/make_mofed_bundle.py"}]}
-JSON
-  common=(--sysfs-root "$fake" --imds-url "$imds" --catalog /run/overlay.json --ca-bundle "$t/certs/ca.pem")
-  agent_env=("IBDRIVER_SYSFS_ROOT=$fake" "IBDRIVER_IMDS_URL=$imds" IBDRIVER_CATALOG=/run/overlay.json "IBDRIVER_CA_BUNDLE=$t/certs/ca.pem")
+# The platform ci/vm-platform.sh started (the ports and URLs of platform.env, the catalog overlay
+# ci/vm wrote with them); sets $agent_env once both servers wrote their port files.
+# shellcheck source=/dev/null
+source "$t/platform.env"
+platform_ready() {
+  if [ ! -s /run/imds.port ] || [ ! -s /run/https.json ]; then
+    echo "ci/vm-platform.sh did not start the servers (systemctl status ibdriver-vm-platform)"
+    return 1
+  fi
+  agent_env=("IBDRIVER_SYSFS_ROOT=$fake" "IBDRIVER_IMDS_URL=$IMDS_URL" "IBDRIVER_CATALOG=$t/overlay.json" "IBDRIVER_CA_BUNDLE=$t/certs/ca.pem")
 }
 
-soft_roce() {
-  local netdev
-  netdev=$(ip -o link show | awk -F': ' '$2 != "lo" {print $2; exit}')
-  modprobe rdma_rxe && ip link set "$netdev" up || return 1
-  ip addr add 10.0.2.15/24 dev "$netdev" 2>/dev/null
-  rdma link add rxe0 type rxe netdev "$netdev" || return 1
-  detail "rxe0 on $netdev"
+soft_roce() {  # rxe0 on the first netdev (ci/vm-platform.sh made it at boot, and udev after a driver restart)
+  modprobe rdma_rxe && "$t/platform.sh" rxe-link || return 1
+  detail "$(rdma link show rxe0/1 | cut -c1-100)"
 }
 
-deb_installs() {
-  logged_run /run/deb.log apt-get install -y "$t"/ibdriver_*_amd64.deb && [ -x /usr/sbin/ibdriver ] || return 1
-  detail "$(/usr/sbin/ibdriver --version)"
+cloud_init_done() {  # cloud-init's own verdict: NoCloud from the seed, every stage without an error
+  local status=0
+  cloud-init status --long >/run/cloud-init-status.txt 2>&1 || status=$?
+  cat /run/cloud-init-status.txt /run/cloud-init/result.json 2>/dev/null
+  detail "$(grep -m1 '^status' /run/cloud-init-status.txt); $(json_value /run/cloud-init/result.json 'd["v1"]["datasource"]')"
+  if [ "$status" -ne 0 ] || ! grep -qx 'status: done' /run/cloud-init-status.txt ||
+    ! json_ok /run/cloud-init/result.json 'd["v1"]["errors"] == [] and "NoCloud" in d["v1"]["datasource"]'; then
+    tail -n 40 /var/log/cloud-init-output.log
+    return 1
+  fi
+}
+recipe_deb_installed() {  # the published .deb the recipe downloaded, by version, needing only the C library
+  local staged installed depends
+  staged=$(dpkg-deb -f "$t"/files/ibdriver_*.deb Version)
+  # shellcheck disable=SC2016 # dpkg-query's own ${field} syntax
+  installed=$(dpkg-query -W -f '${Version}' ibdriver 2>/dev/null)
+  depends=$(dpkg-deb -f "$t"/files/ibdriver_*.deb Depends)
+  detail "ibdriver $installed (the mirror's: $staged; Depends: $depends); $(/usr/sbin/ibdriver --version | head -1)"
+  [ -n "$installed" ] && [ "$installed" = "$staged" ] && [[ "$depends" =~ ^libc6\ \(\>=\ [0-9.]+\)$ ]]
+}
+recipe_install_done() {  # install's journal: every stage ran, the driver was restarted in place and validated
+  grep -q "restarted the driver: the installed driver is the running one" /var/log/cloud-init-output.log || {
+    tail -n 40 /var/log/cloud-init-output.log
+    return 1
+  }
+  detail "$(grep -m1 ' installed: ' /var/log/cloud-init-output.log | cut -c1-160)"
+  json_ok /var/lib/ibdriver/state.json 'all(s in d["stages"] for s in ("fetch", "packages", "dkms", "configure", "load", "validate"))'
+}
+recipe_no_reboot() {  # power_state's condition: install left no /run/reboot-required, so no reboot
+  [ ! -e /run/reboot-required ] && grep -q "Condition was false. Will not perform state change" /var/log/cloud-init.log &&
+    [ ! -e /var/lib/ibdriver-offline ]
 }
 validate_json() {
   ibdriver validate --expect-link-layer any --json >/run/validate.json || return 1
@@ -173,22 +191,24 @@ boot_unit_notified() {
 }
 
 # ---- phase 1: Debian's kernel ----
-scenario_install_and_validate() {
-  check "the ibdriver .deb installs with apt" deb_installs
-  check "the local IMDS and HTTPS mirror are up" start_servers || return
-  check "Soft-RoCE on the kernel's own rdma_rxe" soft_roce
-  # The bundle ships rdma_rxe prebuilt for this kernel (mlnx-ofed-kernel-modules, ci/build-rxe): the
-  # running inbox one is another build, so install restarts the driver on request (--reload). That
-  # drops rxe0, so validation follows once the link is made again on the bundle's module.
-  check "ibdriver install --reload (fetch, apt, DKMS, the prebuilt rdma_rxe, configure, the driver restarted)" \
-    logged_run /run/install.log ibdriver install --yes "${common[@]}" --reload --no-validate
-  check "install's load stage: the bundle's driver replaced the running one" \
-    grep -q "restarted the driver: the installed driver is the running one" /run/install.log
+# The first install is cloud-init's: the recipe's runcmd, unchanged but for its two URLs (ci/vm).
+# The bundle ships rdma_rxe prebuilt for this kernel (mlnx-ofed-kernel-modules, ci/build-rxe): the
+# running inbox one (Soft-RoCE, loaded at boot as the HCA's driver) is another build, so the recipe's
+# install restarts the driver (--reload); udev makes rxe0 again, and install validates on it
+# (IBDRIVER_EXPECT_LINK_LAYER=any in cloud-final's environment: Soft-RoCE is Ethernet).
+scenario_cloud_init() {
+  check "cloud-init ran the recipe from the NoCloud seed: status done, no errors" cloud_init_done
+  check "the recipe installed the published .deb from the mirror with apt, offline; it needs only libc6" recipe_deb_installed
+  check "the recipe's install: the bundle verified, apt, DKMS, the prebuilt rdma_rxe, the driver restarted (--reload), validated" recipe_install_done
+  check "no reboot: install left no /run/reboot-required, so power_state's condition was false; the download folder is gone" recipe_no_reboot
   say "figure: seconds per stage (journal): $(stage_figures /var/lib/ibdriver/state.json)"
+}
+scenario_install_and_validate() {
+  check "the local IMDS and HTTPS mirror are up (ci/vm-platform.sh)" platform_ready || return
   check "DKMS built ibdriver_core and ibdriver_iser for $(uname -r)" modules_for "$(uname -r)"
   check "the modules load" modules_load
   check "the running rdma_rxe is the bundle's build (version 24.10-1.1.4)" rxe_is_bundles
-  check "Soft-RoCE again, on the bundle's rdma_rxe" soft_roce
+  check "Soft-RoCE on the bundle's rdma_rxe" soft_roce
   check "ibdriver validate passes and judges the bundle's rdma_rxe (OFED 24.10-1.1.4)" validate_bundle_driver
   check "expecting InfiniBand on Soft-RoCE is exit 14" infiniband_refused
 }
@@ -220,7 +240,7 @@ scenario_cloud_kernel() {
   check "ibdriver status: healthy, both kernels" status_both_kernels
   check "the boot unit (Type=notify, repair --ready-after 300) told systemd it was ready: active, Result=success" boot_unit_notified
   if modprobe rdma_rxe 2>/dev/null; then
-    check "the local IMDS and HTTPS mirror are up" start_servers
+    check "the local IMDS and HTTPS mirror are up (ci/vm-platform.sh)" platform_ready
     check "Soft-RoCE" soft_roce
     check "validate passes on $(uname -r)" ibdriver validate --expect-link-layer any --wait 30
   else
@@ -250,6 +270,7 @@ scenario_uninstall() {
 case "$phase" in
   1)
     say "phase 1: kernel $(uname -r), $(nproc) CPUs"
+    scenario_cloud_init
     scenario_install_and_validate
     scenario_extension
     scenario_kernel_upgrade

@@ -77,8 +77,12 @@ def check_cloud_init(path, failures):
     shell = [" ".join(map(str, step)) if isinstance(step, list) else str(step) for step in runcmd]
     if not any(re.search(r"\bibdriver install --yes --bundle \S", step) for step in shell):
         failures.append(f"{path.name}: runcmd does not run `ibdriver install --yes --bundle FILE`")
-    if config.get("power_state", {}).get("mode") not in (None, "reboot", "poweroff", "halt"):
+    power_state = config.get("power_state", {})
+    if power_state.get("mode") not in (None, "reboot", "poweroff", "halt"):
         failures.append(f"{path.name}: power_state.mode is not reboot, poweroff or halt")
+    # A reboot after every first install costs a boot that install can tell is not needed.
+    if power_state and power_state.get("condition", True) is True:
+        failures.append(f"{path.name}: power_state reboots unconditionally; its condition should be install's /run/reboot-required")
     comments = [line for line in text.splitlines() if line.startswith("#")]
     return "\n".join(comments + shell)
 
