@@ -110,9 +110,12 @@ recipe_install_done() {  # install's journal: every stage ran, the driver was re
   detail "$(grep -m1 ' installed: ' /var/log/cloud-init-output.log | cut -c1-160)"
   json_ok /var/lib/ibdriver/state.json 'all(s in d["stages"] for s in ("fetch", "packages", "dkms", "configure", "load", "validate"))'
 }
+condition_not_met() { grep -q "check_condition command (\['test', '-e', '/run/reboot-required'\]): exited 1. condition not met" /var/log/cloud-init.log; }
 recipe_no_reboot() {  # power_state's condition: install left no /run/reboot-required, so no reboot
-  [ ! -e /run/reboot-required ] && grep -q "Condition was false. Will not perform state change" /var/log/cloud-init.log &&
-    [ ! -e /var/lib/ibdriver-offline ]
+  [ ! -e /run/reboot-required ] && [ ! -e /var/lib/ibdriver-offline ] || return 1
+  # cloud-init checks the condition in a process of its own once it has exited: its log line can follow.
+  wait_until 120 condition_not_met || { grep -a 'power_state\|check_condition' /var/log/cloud-init.log | tail -n 5; return 1; }
+  detail "$(grep -o 'check_condition command.*' /var/log/cloud-init.log | tail -n 1)"
 }
 validate_json() {
   ibdriver validate --expect-link-layer any --json >/run/validate.json || return 1

@@ -18,7 +18,9 @@ first_netdev() { ip -o link show | awk -F': ' '$2 != "lo" {print $2; exit}'; }
 rxe_link() {  # rxe_link: rxe0 on the first netdev, unless it is there
   local netdev
   netdev=$(first_netdev)
-  rdma link show rxe0/1 >/dev/null 2>&1 || rdma link add rxe0 type rxe netdev "$netdev"
+  rdma link show rxe0/1 >/dev/null 2>&1 && return 0
+  # udev's run and the platform's can both add it: the one that loses finds it there.
+  rdma link add rxe0 type rxe netdev "$netdev" || rdma link show rxe0/1 >/dev/null 2>&1
 }
 
 servers_listening() { [ -s /run/imds.port ] && [ -s /run/https.json ]; }

@@ -3,8 +3,8 @@
 
 cloud_init_seed.py RECIPE SEED_DIR --deb-url URL --bundle-url URL
 
-Writes SEED_DIR/user-data (the recipe itself, with only the values of IBDRIVER_DEB_URL and
-IBDRIVER_BUNDLE_URL in its /etc/ibdriver/offline.env replaced: the user's own edit) and
+Writes SEED_DIR/user-data (the recipe itself, with only the single-quoted values of IBDRIVER_DEB_URL
+and IBDRIVER_BUNDLE_URL in its /etc/ibdriver/offline.env replaced: the user's own edit) and
 SEED_DIR/meta-data (instance-id, local-hostname), the files cloud-init's NoCloud datasource reads from
 /var/lib/cloud/seed/nocloud/. Exits 1 naming what is missing when the recipe no longer has those
 settings, so a changed recipe is never half-applied.
@@ -26,17 +26,20 @@ def render(text, values):
     files = [entry for entry in (config or {}).get("write_files", []) if entry.get("path") == SETTINGS_FILE]
     if len(files) != 1:
         raise ValueError(f"the recipe writes {SETTINGS_FILE} {len(files)} times, not once")
-    for name in values:
-        if not re.search(rf"^{name}=\S+$", files[0]["content"], re.MULTILINE):
-            raise ValueError(f"the recipe's {SETTINGS_FILE} has no {name}= line")
+    # Single-quoted values: a SAS token's & must not end the line for sh.
     for name, value in values.items():
-        text, count = re.subn(rf"^(\s*{name}=)\S+$", lambda match, v=value: match.group(1) + v, text, flags=re.MULTILINE)
+        if not re.search(rf"^{name}='[^']+'$", files[0]["content"], re.MULTILINE):
+            raise ValueError(f"the recipe's {SETTINGS_FILE} has no {name}='...' line")
+        if "'" in value:
+            raise ValueError(f"{name}: a URL with a single quote cannot be given in single quotes")
+    for name, value in values.items():
+        text, count = re.subn(rf"^(\s*{name}=')[^']+'$", lambda match, v=value: match.group(1) + v + "'", text, flags=re.MULTILINE)
         if count != 1:
             raise ValueError(f"{name}= is in the recipe {count} times, not once")
     # What cloud-init will read: the same settings, the new values.
     rendered = [e for e in yaml.safe_load(text)["write_files"] if e.get("path") == SETTINGS_FILE][0]["content"]
     for name, value in values.items():
-        if f"{name}={value}\n" not in rendered:
+        if f"{name}='{value}'\n" not in rendered:
             raise ValueError(f"{name} did not take its new value")
     return text
 

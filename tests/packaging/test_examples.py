@@ -74,6 +74,10 @@ def check_cloud_init(path, failures):
         if not entry.get("path", "").startswith("/") or "content" not in entry:
             failures.append(f"{path.name}: write_files entry without an absolute path and content: {entry}")
     runcmd = config.get("runcmd", [])
+    # cloud-init runs runcmd as one sh script whose status is its last line's: without set -e first, a
+    # failed download or install still reads "done" in `cloud-init status`.
+    if runcmd and runcmd[0] != "set -e":
+        failures.append(f"{path.name}: runcmd's first line is not `set -e`: a failed step would not fail cloud-init")
     shell = [" ".join(map(str, step)) if isinstance(step, list) else str(step) for step in runcmd]
     if not any(re.search(r"\bibdriver install --yes --bundle \S", step) for step in shell):
         failures.append(f"{path.name}: runcmd does not run `ibdriver install --yes --bundle FILE`")
