@@ -38,14 +38,7 @@ std::optional<LinkLayer> parse_link_layer(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view link_layer_name(LinkLayer layer) {
-  switch (layer) {
-    case LinkLayer::infiniband: return "infiniband";
-    case LinkLayer::ethernet: return "ethernet";
-    case LinkLayer::any: return "any";
-  }
-  return "any";
-}
+std::string link_layer_name(LinkLayer layer) { return text::to_lower(layer_name(layer)); }
 
 ValidationReport judge(const std::vector<DeviceInfo>& devices, LinkLayer expect) {
   ValidationReport report;

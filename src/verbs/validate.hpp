@@ -13,7 +13,7 @@ namespace ibdriver::verbs {
 
 enum class LinkLayer { infiniband, ethernet, any };
 std::optional<LinkLayer> parse_link_layer(std::string_view text);  // infiniband, ethernet, any
-std::string_view link_layer_name(LinkLayer layer);                  // "infiniband", "ethernet" or "any"
+std::string link_layer_name(LinkLayer layer);                       // as the option spells it: "infiniband", "ethernet" or "any"
 
 struct ValidationOptions {
   LinkLayer expect = LinkLayer::infiniband;
