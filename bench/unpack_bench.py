@@ -10,7 +10,10 @@ payloads, as in the real bundles; tests/fixtures/make_archive.py bundle.tgz) is 
       already inflated tar into an empty folder (the file writes that cannot be avoided)
 Also: gzip layer alone, igzip (ISA-L) against gzip (zlib); and the peak RSS of (a) at --rss-sizes.
 Targets (issue 5): a/b <= 0.25, a/c <= 1.6, peak RSS <= 64 MiB at 100 MB and at 1 GB.
+With --baseline OTHER_IBDRIVER, that binary runs (a) too, in the same rounds, and a/baseline says what a
+change bought on a machine whose speed drifts.
 Usage: bench/unpack_bench.py [--size-mb 400] [--rounds 5] [--rss-sizes 100,1024] [--ibdriver PATH]
+                             [--baseline PATH] [--out /dev/shm]
 """
 import argparse
 import hashlib
@@ -59,6 +62,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--rss-sizes", default="100,1024")
     parser.add_argument("--ibdriver", default=os.path.join(ROOT, "build", "src", "ibdriver"))
+    parser.add_argument("--baseline", default=None,
+                        help="another ibdriver binary (an older build) timed as (a) in the same rounds")
     parser.add_argument("--out", default=None,
                         help="where the outputs are written (default: beside the served file, on disk; "
                              "/dev/shm takes the disk out of the comparison)")
@@ -90,8 +95,8 @@ def main():
         with open(inflated, "wb") as target:
             subprocess.run(["igzip", "-dc", bundle], stdout=target, check=True)
 
-        def ibdriver(url_, sha_, into):
-            return [args.ibdriver, "fetch", "--url", url_, "--sha256", sha_, "--ca-bundle", ca, "--cache-dir",
+        def ibdriver(url_, sha_, into, binary=args.ibdriver):
+            return [binary, "fetch", "--url", url_, "--sha256", sha_, "--ca-bundle", ca, "--cache-dir",
                     os.path.join(out, "cache"), "--unpack-to", into, "--log-file", "/dev/null", "-q"]
 
         commands = {
@@ -103,6 +108,8 @@ def main():
             "tar": ["sh", "-c", 'mkdir dir && tar -xf "$1" -C dir', "sh", inflated],
             "gzip": ["sh", "-c", 'gzip -dc "$1" > /dev/null', "sh", bundle],
         }
+        if args.baseline:
+            commands["a0"] = ibdriver(url, sha, os.path.join(out, "dir"), binary=args.baseline)
         results = {key: [] for key in commands}
         timed(commands["curl"], cwd=out)  # warm-up
         for _ in range(args.rounds):
@@ -120,6 +127,10 @@ def main():
               % (medians["curl"], medians["igzip"], medians["tar"], floor))
         print("  a/b = %.2f   (target <= 0.25)" % (medians["a"] / medians["b"]))
         print("  a/c = %.2f   (target <= 1.6)" % (medians["a"] / floor))
+        if args.baseline:
+            ratios = [new / old for new, old in zip(results["a"], results["a0"])]
+            print("  baseline %s: %.3f s; a/baseline = %.2f (median of the rounds' ratios)"
+                  % (args.baseline, medians["a0"], statistics.median(ratios)))
         print("  gzip layer alone: igzip (ISA-L) %.3f s, gzip (zlib) %.3f s: ISA-L %.1fx faster"
               % (medians["igzip"], medians["gzip"], medians["gzip"] / medians["igzip"]))
 

@@ -1,5 +1,7 @@
 #include "pipeline/streamed_unpack.hpp"
 
+#include <pthread.h>
+
 #include <exception>
 #include <thread>
 
@@ -61,6 +63,7 @@ UnpackedFetch fetch_and_unpack(const fetch::BundleSource& source, const fetch::B
   StreamTap tap(observer, queue);
   std::exception_ptr unpack_error;
   std::thread unpacker([&] {
+    pthread_setname_np(pthread_self(), "ibdriver-unpack");  // for top -H and perf
     try {
       result.report = archive::extract_archive(queue, source.file_name, staged.staging(), limits);
     } catch (...) {
