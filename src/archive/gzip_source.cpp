@@ -33,22 +33,59 @@ GzipInflateSource::GzipInflateSource(ByteSource& compressed, std::string name)
 
 GzipInflateSource::~GzipInflateSource() = default;
 
-namespace {
-constexpr std::size_t kept_behind = 16;  // more than ISA-L's 64-bit read-ahead
-}
-
 void GzipInflateSource::take_input() {
-  auto block = compressed_.next();
-  if (block.empty()) {
+  // Only called once pending_input_ is used up, so block_ was inflated whole: remember its last bytes
+  // before the source reuses its memory.
+  if (block_.size() >= kept_behind) {
+    std::memcpy(behind_.data(), block_.data() + block_.size() - kept_behind, kept_behind);
+    behind_size_ = kept_behind;
+  } else if (!block_.empty()) {  // a short block (a sniffed prefix): shift it in
+    std::size_t keep = std::min(behind_size_, kept_behind - block_.size());
+    std::memmove(behind_.data(), behind_.data() + behind_size_ - keep, keep);
+    std::memcpy(behind_.data() + keep, block_.data(), block_.size());
+    behind_size_ = keep + block_.size();
+  }
+  stitched_.clear();
+  block_ = compressed_.next();
+  if (block_.empty()) {
     input_done_ = true;
     return;
   }
-  // Only called once pending_input_ is used up: keep the tail of what was inflated before it.
-  // The buffer is reused: the tail moves to the front, so a block costs no allocation once it is large enough.
-  std::size_t keep = std::min(input_.size(), kept_behind);
-  input_.erase(input_.begin(), input_.end() - static_cast<std::ptrdiff_t>(keep));
-  input_.insert(input_.end(), block.begin(), block.end());
-  pending_input_ = std::string_view(input_.data() + keep, block.size());
+  pending_input_ = block_;
+}
+
+void GzipInflateSource::resume_at(const std::uint8_t* stopped, std::uint32_t left) {
+  const auto* at = reinterpret_cast<const char*>(stopped);
+  const char* end = pending_input_.data() + pending_input_.size();
+  // Compared as addresses: a hand-back may point before the memory ISA-L was given.
+  auto address = [](const char* pointer) { return reinterpret_cast<std::uintptr_t>(pointer); };
+  const char* base = stitched_.empty() ? block_.data() : stitched_.data();
+  if (address(at) + left != address(end)) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} is not a valid gzip stream (the inflater's position after {} compressed bytes is "
+                            "inconsistent)", name_, compressed_.consumed()),
+                "the file is corrupt or truncated: fetch it again");
+  }
+  if (left == 0) {  // all used (and nothing handed back)
+    pending_input_ = {};
+    return;
+  }
+  if (address(at) >= address(base)) {
+    pending_input_ = std::string_view(at, left);
+    return;
+  }
+  // Handed back across the block's start: only possible from block_ itself, by the bytes kept behind it.
+  std::size_t before = address(base) - address(at);
+  if (!stitched_.empty() || before > behind_size_) {
+    throw Error(ExitCode::operation_failed,
+                fmt::format("{} is not a valid gzip stream (the inflater stopped outside its input after {} compressed bytes)",
+                            name_, compressed_.consumed()),
+                "the file is corrupt or truncated: fetch it again");
+  }
+  std::vector<char> stitched(behind_.data() + behind_size_ - before, behind_.data() + behind_size_);
+  stitched.insert(stitched.end(), block_.begin(), block_.end());
+  stitched_ = std::move(stitched);
+  pending_input_ = std::string_view(stitched_.data(), stitched_.size());
 }
 
 std::string_view GzipInflateSource::next() {
@@ -70,15 +107,7 @@ std::string_view GzipInflateSource::next() {
     inflate.next_out = output_.data();
     inflate.avail_out = static_cast<std::uint32_t>(output_.size());
     int status = isal_inflate(&inflate);
-    // Where ISA-L stopped, which a handed-back read-ahead may put before this block (into the kept tail).
-    const char* stopped = reinterpret_cast<const char*>(inflate.next_in);
-    if (stopped < input_.data() || stopped + inflate.avail_in != pending_input_.data() + pending_input_.size()) {
-      throw Error(ExitCode::operation_failed,
-                  fmt::format("{} is not a valid gzip stream (the inflater stopped outside its input after {} compressed bytes)",
-                              name_, compressed_.consumed()),
-                  "the file is corrupt or truncated: fetch it again");
-    }
-    pending_input_ = std::string_view(stopped, inflate.avail_in);
+    resume_at(inflate.next_in, inflate.avail_in);
     if (status < 0) {
       throw Error(ExitCode::operation_failed,
                   fmt::format("{} is not a valid gzip stream (ISA-L error {} after {} compressed bytes)", name_,

@@ -1,4 +1,6 @@
 #pragma once
+#include <array>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,17 +25,24 @@ class GzipInflateSource : public ByteSource {
   std::string_view next() override;
 
  private:
-  void take_input();  // the next compressed block into input_ (input_done_ at its end)
+  void take_input();  // the next compressed block, in place (input_done_ at its end)
+  // Where ISA-L stopped; when it handed back read-ahead bytes from before the current block, those
+  // bytes and the block are stitched together first.
+  void resume_at(const std::uint8_t* stopped, std::uint32_t left);
   struct State;
   ByteSource& compressed_;
+  std::string_view block_;  // the source's current block: inflated in place, not copied
   std::string name_;
   std::unique_ptr<State> state_;
   std::vector<unsigned char> output_;
-  // The compressed bytes not yet inflated, in input_ after the previous block's last bytes: at a gzip
-  // member's end ISA-L hands back the bytes its bit buffer had read ahead (at most 8), which may lie
-  // in the block before (found by fuzz_extract: a view of the source's block underflowed).
-  std::vector<char> input_;
-  std::string_view pending_input_;
+  // At a gzip member's end ISA-L hands back the bytes its bit buffer had read ahead (at most 8), which
+  // may lie in the block before (found by fuzz_extract: a view of the source's block underflowed).
+  // The last bytes before block_ are kept for that; stitched_ holds them and the block when it happens.
+  static constexpr std::size_t kept_behind = 16;  // more than ISA-L's 64-bit read-ahead
+  std::array<char, kept_behind> behind_{};
+  std::size_t behind_size_ = 0;
+  std::vector<char> stitched_;
+  std::string_view pending_input_;  // not yet inflated: in block_, or in stitched_
   bool input_done_ = false;
   bool finished_ = false;
 };
