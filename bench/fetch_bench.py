@@ -7,7 +7,9 @@ test CA made for the run. Alternating, several rounds, medians:
   (b) curl -o f URL && echo "SUM  f" | sha256sum -c
   (c) curl -o f URL                              (the floor: transfer and file write alone)
 Prints the medians, a/b, a/c and the peak RSS of (a). Targets (issue 4): a/b <= 0.5, a/c <= 1.2,
-peak RSS <= 32 MiB. Usage: bench/fetch_bench.py [--size-mb 400] [--rounds 5] [--ibdriver build/src/ibdriver]
+peak RSS <= 32 MiB. With --baseline OTHER_IBDRIVER, that binary runs (a) too, in the same rounds.
+Usage: bench/fetch_bench.py [--size-mb 400] [--rounds 5] [--ibdriver build/src/ibdriver] [--baseline PATH]
+                            [--out /dev/shm]
 """
 import argparse
 import hashlib
@@ -30,8 +32,30 @@ def free_port():
         return s.getsockname()[1]
 
 
-def timed(argv, cwd=None):
-    """Wall seconds and peak RSS (KiB) of one command, measured from outside."""
+def server_cpu(server):
+    """CPU seconds (user + system) used so far by the server's processes (nginx's master and workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    pids = [server.pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (server.pid, server.pid)) as children:
+            pids += [int(pid) for pid in children.read().split()]
+    except OSError:
+        pass
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+        except OSError:
+            pass
+    return total / ticks
+
+
+def timed(argv, cwd=None, server=None):
+    """Wall seconds, peak RSS (KiB) and CPU seconds of one command, measured from outside; the CPU
+    seconds include the server's while the command ran (its TLS and loopback TCP share these cores)."""
+    server_before = server_cpu(server) if server else 0.0
     started = time.monotonic()
     process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
@@ -40,7 +64,16 @@ def timed(argv, cwd=None):
     process.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit("benchmark command failed: %s\n%s" % (" ".join(argv), stderr))
-    return elapsed, usage.ru_maxrss
+    cpu = usage.ru_utime + usage.ru_stime + ((server_cpu(server) - server_before) if server else 0.0)
+    return elapsed, usage.ru_maxrss, cpu
+
+
+def baseline_line(binary, results):
+    """The line comparing (a) with the same command by an older binary ("a0"), round by round: a ratio
+    taken within each round stays meaningful when the machine's speed drifts."""
+    ratios = [new / old for new, old in zip(results["a"], results["a0"])]
+    return "  baseline %s: %.3f s; a/baseline = %.2f (median of the rounds' ratios)" % (
+        binary, statistics.median(results["a0"]), statistics.median(ratios))
 
 
 def make_file(path, size_mb):
@@ -82,6 +115,10 @@ def main():
     parser.add_argument("--size-mb", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ibdriver", default=os.path.join(ROOT, "build", "src", "ibdriver"))
+    parser.add_argument("--baseline", default=None,
+                        help="another ibdriver binary (an older build) timed as (a) in the same rounds")
+    parser.add_argument("--out", default=None, help="where the downloads are written (default: on disk, beside "
+                                                    "the served file; /dev/shm takes the disk out)")
     args = parser.parse_args()
     for tool in ("nginx", "curl", "sha256sum", "openssl"):
         if shutil.which(tool) is None:
@@ -101,25 +138,30 @@ def main():
         nginx = start_nginx(work, files, certs, port)
         url = "https://127.0.0.1:%d/%s" % (port, name)
         ca = os.path.join(certs, "ca.pem")
-        out = os.path.join(work, "out")
-        os.makedirs(out)
+        out = tempfile.mkdtemp(prefix="ibdriver-bench-out-", dir=args.out) if args.out else os.path.join(work, "out")
+        os.makedirs(out, exist_ok=True)
+
+        def ibdriver(binary):
+            return [binary, "fetch", "--url", url, "--sha256", sha, "--ca-bundle", ca, "--cache-dir",
+                    os.path.join(out, "cache"), "--log-file", "/dev/null", "-q"]
 
         commands = {
-            "a": [args.ibdriver, "fetch", "--url", url, "--sha256", sha, "--ca-bundle", ca, "--cache-dir",
-                  os.path.join(out, "cache"), "--log-file", "/dev/null", "-q"],
+            "a": ibdriver(args.ibdriver),
             "b": ["sh", "-c", 'curl -sS --cacert "$1" -o f "$2" && echo "$3  f" | sha256sum -c --quiet -', "sh", ca, url, sha],
             "c": ["curl", "-sS", "--cacert", ca, "-o", "f", url],
         }
+        if args.baseline:
+            commands["a0"] = ibdriver(args.baseline)
         results = {key: [] for key in commands}
         peaks = []
         timed(commands["c"], cwd=out)  # warm-up: page cache, TLS session set-up
         for _ in range(args.rounds):
-            for key in ("a", "b", "c"):
+            for key in commands:
                 shutil.rmtree(os.path.join(out, "cache"), ignore_errors=True)
                 if os.path.exists(os.path.join(out, "f")):
                     os.remove(os.path.join(out, "f"))
                 os.sync()  # the previous run's writes are not paid by this one
-                elapsed, peak = timed(commands[key], cwd=out)
+                elapsed, peak, _ = timed(commands[key], cwd=out)
                 results[key].append(elapsed)
                 if key == "a":
                     peaks.append(peak)
@@ -131,11 +173,15 @@ def main():
         print("  a/b = %.2f   (target <= 0.5)" % (medians["a"] / medians["b"]))
         print("  a/c = %.2f   (target <= 1.2)" % (medians["a"] / medians["c"]))
         print("  peak RSS of (a) = %.1f MiB (max over rounds; target <= 32 MiB)" % (max(peaks) / 1024))
+        if args.baseline:
+            print(baseline_line(args.baseline, results))
     finally:
         if nginx:
             nginx.terminate()
             nginx.wait()
         shutil.rmtree(work, ignore_errors=True)
+        if args.out:
+            shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 #include "install/dkms.hpp"
 
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <regex>
@@ -110,6 +113,83 @@ std::vector<std::string> built_module_files(const SystemRoot& root, const std::s
   return names;
 }
 }  // namespace
+
+std::optional<double> make_log_start(std::string_view date_line) {
+  // "Wed Dec  2 03:50:01 UTC 2026": weekday, month, day, time, zone, year (coreutils date, C locale).
+  std::vector<std::string_view> words;
+  for (auto word : text::split(date_line, ' ')) {
+    if (!word.empty()) words.push_back(word);  // "Dec  2": the day is padded
+  }
+  if (words.size() != 6 || words[3].size() != 8 || words[3][2] != ':' || words[3][5] != ':') return std::nullopt;
+  static constexpr std::array<std::string_view, 12> months{"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  auto month = std::find(months.begin(), months.end(), words[1]);
+  auto number = [](std::string_view digits, int low, int high) -> std::optional<int> {
+    auto value = text::parse_decimal(digits);
+    return value && *value >= low && *value <= high ? value : std::nullopt;
+  };
+  auto day = number(words[2], 1, 31);
+  auto hour = number(words[3].substr(0, 2), 0, 23);
+  auto minute = number(words[3].substr(3, 2), 0, 59);
+  auto second = number(words[3].substr(6, 2), 0, 60);
+  auto year = number(words[5], 1970, 9999);
+  if (month == months.end() || !day || !hour || !minute || !second || !year) return std::nullopt;
+  std::tm parts{};
+  parts.tm_year = *year - 1900;
+  parts.tm_mon = static_cast<int>(month - months.begin());
+  parts.tm_mday = *day;
+  parts.tm_hour = *hour;
+  parts.tm_min = *minute;
+  parts.tm_sec = *second;
+  parts.tm_isdst = -1;
+  const bool utc = words[4] == "UTC" || words[4] == "GMT";
+  std::time_t at = utc ? ::timegm(&parts) : std::mktime(&parts);
+  if (at == static_cast<std::time_t>(-1)) return std::nullopt;
+  return static_cast<double>(at);
+}
+
+std::vector<std::pair<std::string, double>> dkms_builds_since(const SystemRoot& root, double since_epoch) {
+  struct Build {
+    std::string kernel;
+    double end = 0;
+    double seconds = 0;
+  };
+  std::vector<Build> builds;
+  std::error_code error;
+  const auto arch = machine_arch();
+  // /var/lib/dkms/<module>/<version>/<kernel>/<arch>/log/make.log
+  for (const auto& module : fs::directory_iterator(root.path("/var/lib/dkms"), error)) {
+    std::error_code inner;
+    for (const auto& version : fs::directory_iterator(module.path(), inner)) {
+      for (const auto& kernel : fs::directory_iterator(version.path(), inner)) {
+        if (kernel.is_symlink(inner) || !kernel.is_directory(inner)) continue;
+        auto log_file = kernel.path() / arch / "log" / "make.log";
+        struct stat status {};
+        if (::stat(log_file.c_str(), &status) != 0) continue;
+        double end = static_cast<double>(status.st_mtim.tv_sec) + static_cast<double>(status.st_mtim.tv_nsec) / 1e9;
+        if (end + 1 < since_epoch) continue;  // built before this stage (one second: the log's resolution)
+        auto head = read_file_if_exists(log_file, 4096);
+        if (!head) continue;
+        auto lines = text::split(*head, '\n');
+        if (lines.size() < 2 || lines[0].rfind("DKMS make.log for ", 0) != 0) continue;
+        auto start = make_log_start(lines[1]);
+        if (!start || *start > end + 1 || end - *start > 24 * 3600) continue;  // another clock, or not a build
+        builds.push_back({kernel.path().filename().string(), end, std::max(0.0, end - *start)});
+      }
+    }
+  }
+  std::sort(builds.begin(), builds.end(), [](const Build& a, const Build& b) { return a.end < b.end; });
+  std::vector<std::pair<std::string, double>> kernels;
+  for (const auto& build : builds) {
+    auto found = std::find_if(kernels.begin(), kernels.end(), [&](const auto& entry) { return entry.first == build.kernel; });
+    if (found == kernels.end()) {
+      kernels.emplace_back(build.kernel, build.seconds);
+    } else {
+      found->second += build.seconds;
+    }
+  }
+  return kernels;
+}
 
 std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::string& name, const std::string& version) {
   std::set<std::string> kernels;

@@ -1,8 +1,11 @@
 #pragma once
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/system_root.hpp"
@@ -28,6 +31,19 @@ std::vector<DkmsModule> build_order(std::vector<DkmsModule> modules);
 // decides it (the kernel-<release>-<arch> link to <version>/<release>/<arch>), without running the
 // script: a re-run on a provisioned machine must be fast.
 std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::string& name, const std::string& version);
+
+// The DKMS builds that finished at or after `since_epoch` (seconds since 1970: a packages stage's
+// start, whose postinsts built them), per kernel in the order they finished: the seconds of all the
+// kernel's module builds. A build's seconds run from its make.log's start line to the file's last
+// write; dkms's actual_build() writes "DKMS make.log for M-V for kernel K (ARCH)" then `date` (C
+// locale: apt and dnf run with LC_ALL=C) before make, and moves the log to
+// /var/lib/dkms/M/V/K/ARCH/log/make.log when it succeeds (dkms 2.8 and 3.x alike). One-second
+// resolution; a log that does not parse, or a zone other than UTC or the local one, is left out.
+std::vector<std::pair<std::string, double>> dkms_builds_since(const SystemRoot& root, double since_epoch);
+
+// The start time (seconds since 1970) in a make.log's `date` line ("Wed Dec  2 03:50:01 UTC 2026"),
+// or nothing. UTC/GMT are read as such, any other zone as the local time. Exposed for tests and fuzzing.
+std::optional<double> make_log_start(std::string_view date_line);
 
 // The module files DKMS built for the kernel (<dkms>/<name>/<version>/<kernel>/<arch>/module/*) that
 // are not in place: not listed in /lib/modules/<kernel>/modules.dep, or listed but gone. DKMS's tree

@@ -101,12 +101,16 @@ std::vector<PlannedChange> planned_configuration(const SystemRoot& root, const P
 }  // namespace
 
 namespace {
-platform::PlatformReport detect_with(const SystemRoot& root, const PlanOptions& options, const catalog::Catalog& catalog) {
+// Detection, with the os check saying whether the catalog has a release for this OS. The choice it
+// made is handed back in `chosen` (when it made one), so a plan does not make it twice.
+platform::PlatformReport detect_with(const SystemRoot& root, const PlanOptions& options, const catalog::Catalog& catalog,
+                                     std::optional<Chosen>* chosen_out = nullptr) {
   auto report = platform::detect_platform(root, options.detect);
   if (options.arch) report.arch = platform::canonical_arch(*options.arch).value_or(*options.arch);
   auto* os_check = report.find_check("os");
   if (os_check != nullptr && os_check->state != CheckState::failed && report.os) {
     auto chosen = choose_release(report, options, catalog);
+    if (chosen_out != nullptr) *chosen_out = chosen;
     if (!chosen.resolution && chosen.code != ExitCode::os_not_supported) {
       // Not the OS's fault (a pinned bundle of another arch): the plan reports it with its own code.
     } else if (!chosen.resolution) {
@@ -148,12 +152,14 @@ Plan make_plan(const SystemRoot& root, const PlanOptions& options) {
   auto catalog_loaded = Clock::now();
   Plan plan;
   plan.notes = catalog.notes;
-  plan.platform = detect_with(root, options, catalog);
+  std::optional<Chosen> chosen_by_detection;
+  plan.platform = detect_with(root, options, catalog, &chosen_by_detection);
   plan.kernels = options.kernels.empty() ? plan.platform.kernels.with_headers() : options.kernels;
   auto detected = Clock::now();
-  auto chosen = choose_release(plan.platform, options, catalog);
-  // Detection's time includes the os check's own look at the catalog (microseconds); resolve is the
-  // catalog's loading (the signed channel's verification included) and the choice.
+  // Chosen once: by detection's os check, or here when that check could not look (no os-release).
+  auto chosen = chosen_by_detection ? std::move(*chosen_by_detection) : choose_release(plan.platform, options, catalog);
+  // Detection's time includes the os check's choice (microseconds); resolve is the catalog's loading
+  // (the signed channel's verification included).
   plan.detect_seconds = seconds(catalog_loaded, detected);
   plan.resolve_seconds = seconds(began, catalog_loaded) + seconds(detected, Clock::now());
   // The distribution's packages carry modules prebuilt for its kernels: no headers, no DKMS build.
