@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -61,7 +62,12 @@ void PartFile::hand_over() {
   std::unique_lock lock(mutex_);
   // At most max_waiting blocks wait: the download slows to the disk's pace instead of filling memory.
   changed_.wait(lock, [&] { return failure_ || waiting_.size() < max_waiting; });
-  if (failure_) std::rethrow_exception(failure_);
+  if (failure_) {
+    // The writer stopped at its failure: what was accepted after it is not in the file.
+    filling_.clear();
+    size_ = on_disk_;
+    std::rethrow_exception(failure_);
+  }
   waiting_.push_back(std::move(filling_));
   if (!spare_.empty()) {
     filling_ = std::move(spare_.back());
@@ -75,10 +81,14 @@ void PartFile::hand_over() {
 }
 
 void PartFile::stop_writer() {
-  if (!writer_.joinable()) {
-    if (!filling_.empty() && fd_.valid()) {  // less than a block: written here
-      write_block(filling_);
-      filling_.clear();
+  if (!writer_.joinable()) {  // less than a block so far: written here
+    if (filling_.empty() || !fd_.valid()) return;
+    auto block = std::exchange(filling_, {});
+    try {
+      write_block(block);
+    } catch (...) {
+      size_ = on_disk_;
+      throw;
     }
     return;
   }
@@ -92,7 +102,10 @@ void PartFile::stop_writer() {
   writer_.join();
   writer_ = {};
   stopping_ = false;
-  if (failure_) std::rethrow_exception(std::exchange(failure_, nullptr));
+  if (failure_) {
+    size_ = on_disk_;
+    std::rethrow_exception(std::exchange(failure_, nullptr));
+  }
 }
 
 void PartFile::write_loop() {

@@ -92,20 +92,27 @@ TEST_CASE("a part file that cannot be written says so on the caller's thread", "
   // /dev/full answers every write with ENOSPC, as a full cache disk does.
   REQUIRE(std::filesystem::exists("/dev/full"));
   auto bytes = ibdriver::test::deterministic_bytes(3 * 1024 * 1024);
-  PartFile part("/dev/full");
-  auto write_everything = [&] {
-    append_in_chunks(part, bytes);
-    part.close();
-  };
-  REQUIRE_THROWS_AS(write_everything(), ibdriver::FileError);
-  try {
-    append_in_chunks(part, bytes);
-    part.close();
-    FAIL("the second attempt wrote to a full disk");
-  } catch (const ibdriver::FileError& error) {
-    CHECK_THAT(error.what(), Catch::Contains("/dev/full") && Catch::Contains("No space left"));
-    CHECK_THAT(error.hint(), Catch::Contains("free space"));
-  }
+  {
+    PartFile part("/dev/full");
+    auto write_everything = [&] {
+      append_in_chunks(part, bytes);
+      part.close();
+    };
+    REQUIRE_THROWS_AS(write_everything(), ibdriver::FileError);
+    try {
+      append_in_chunks(part, bytes);
+      part.close();
+      FAIL("the second attempt wrote to a full disk");
+    } catch (const ibdriver::FileError& error) {
+      CHECK_THAT(error.what(), Catch::Contains("/dev/full") && Catch::Contains("No space left"));
+      CHECK_THAT(error.hint(), Catch::Contains("free space"));
+    }
+    CHECK(part.size() == 0);    // what the file holds, not what was accepted
+  }                             // unlocked (a second PartFile of one path waits for the first's flock)
+  PartFile small("/dev/full");  // less than a block: written by close() itself
+  small.append("abc", 3);
+  CHECK_THROWS_AS(small.close(), ibdriver::FileError);
+  CHECK(small.size() == 0);
 }
 
 TEST_CASE("removing a part file deletes it and what is still waiting", "[fetch][part]") {
