@@ -1,5 +1,5 @@
 // Any bytes as a bundle's dkms.conf, as ibdriver's journal, as a boot unit (its ExecStart), as a KEY=VALUE file it edits,
-// or as a dpkg status stanza repacked into a control file:
+// as a dpkg status stanza repacked into a control file, or as a DKMS make.log's `date` line:
 // parsed or refused with an ibdriver::Error, never a crash; an edit never loses another line.
 #include <cstddef>
 #include <cstdint>
@@ -40,5 +40,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto excluded = ibdriver::install::with_excluded_packages(text, "baseos", {"rdma-core", "libibverbs"});
   if (ibdriver::text::split(excluded, '\n').size() > lines_before + 1 || excluded.size() < text.size()) std::abort();
   if (ibdriver::install::with_excluded_packages(excluded, "baseos", {"rdma-core", "libibverbs"}) != excluded) std::abort();
+  // A make.log's start: a time from 1970 to year 9999, or nothing.
+  if (auto start = ibdriver::install::make_log_start(text); start && (*start < -86400.0 * 2 || *start > 253402300800.0 + 86400.0 * 2)) {
+    std::abort();
+  }
   return 0;
 }

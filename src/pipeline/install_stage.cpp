@@ -29,6 +29,7 @@ double seconds_since_epoch() { return std::chrono::duration<double>(std::chrono:
 // "6.1.0-27-amd64 (120 s), 6.1.0-28-amd64 (80 s)"
 std::string built_for(const std::vector<std::pair<std::string, double>>& kernels) {
   std::vector<std::string> parts;
+  parts.reserve(kernels.size());
   for (const auto& [kernel, seconds] : kernels) parts.push_back(fmt::format("{} ({:.0f} s)", kernel, seconds));
   return fmt::format("{}", fmt::join(parts, ", "));
 }
