@@ -47,35 +47,21 @@ void GzipInflateSource::take_input() {
   }
   stitched_.clear();
   block_ = compressed_.next();
-  if (block_.empty()) {
-    input_done_ = true;
-    return;
-  }
+  base_ = block_;
   pending_input_ = block_;
+  if (block_.empty()) input_done_ = true;
 }
 
-void GzipInflateSource::resume_at(const std::uint8_t* stopped, std::uint32_t left) {
-  const auto* at = reinterpret_cast<const char*>(stopped);
-  const char* end = pending_input_.data() + pending_input_.size();
-  // Compared as addresses: a hand-back may point before the memory ISA-L was given.
-  auto address = [](const char* pointer) { return reinterpret_cast<std::uintptr_t>(pointer); };
-  const char* base = stitched_.empty() ? block_.data() : stitched_.data();
-  if (address(at) + left != address(end)) {
-    throw Error(ExitCode::operation_failed,
-                fmt::format("{} is not a valid gzip stream (the inflater's position after {} compressed bytes is "
-                            "inconsistent)", name_, compressed_.consumed()),
-                "the file is corrupt or truncated: fetch it again");
-  }
-  if (left == 0) {  // all used (and nothing handed back)
-    pending_input_ = {};
+void GzipInflateSource::resume_at(std::uint32_t left) {
+  // Positions come from sizes, never from ISA-L's pointer: after a hand-back it may point before the
+  // memory it was given (or before a null pointer, once the input is done). What it was given ends
+  // where base_ ends, so `left` bytes from there back are still to read.
+  if (left <= base_.size()) {
+    pending_input_ = base_.substr(base_.size() - left);
     return;
   }
-  if (address(at) >= address(base)) {
-    pending_input_ = std::string_view(at, left);
-    return;
-  }
-  // Handed back across the block's start: only possible from block_ itself, by the bytes kept behind it.
-  std::size_t before = address(base) - address(at);
+  // Handed back across base_'s start: the bytes kept from before the block (never before a stitch).
+  std::size_t before = left - base_.size();
   if (!stitched_.empty() || before > behind_size_) {
     throw Error(ExitCode::operation_failed,
                 fmt::format("{} is not a valid gzip stream (the inflater stopped outside its input after {} compressed bytes)",
@@ -83,9 +69,10 @@ void GzipInflateSource::resume_at(const std::uint8_t* stopped, std::uint32_t lef
                 "the file is corrupt or truncated: fetch it again");
   }
   std::vector<char> stitched(behind_.data() + behind_size_ - before, behind_.data() + behind_size_);
-  stitched.insert(stitched.end(), block_.begin(), block_.end());
+  stitched.insert(stitched.end(), base_.begin(), base_.end());
   stitched_ = std::move(stitched);
-  pending_input_ = std::string_view(stitched_.data(), stitched_.size());
+  base_ = std::string_view(stitched_.data(), stitched_.size());
+  pending_input_ = base_;
 }
 
 std::string_view GzipInflateSource::next() {
@@ -107,7 +94,7 @@ std::string_view GzipInflateSource::next() {
     inflate.next_out = output_.data();
     inflate.avail_out = static_cast<std::uint32_t>(output_.size());
     int status = isal_inflate(&inflate);
-    resume_at(inflate.next_in, inflate.avail_in);
+    resume_at(inflate.avail_in);
     if (status < 0) {
       throw Error(ExitCode::operation_failed,
                   fmt::format("{} is not a valid gzip stream (ISA-L error {} after {} compressed bytes)", name_,

@@ -68,6 +68,7 @@ void PartFile::hand_over() {
     size_ = on_disk_;
     std::rethrow_exception(failure_);
   }
+  if (!writer_.joinable()) writer_ = std::thread([this] { write_loop(); });  // before the block is queued
   waiting_.push_back(std::move(filling_));
   if (!spare_.empty()) {
     filling_ = std::move(spare_.back());
@@ -76,7 +77,6 @@ void PartFile::hand_over() {
     filling_ = {};
   }
   filling_.clear();
-  if (!writer_.joinable()) writer_ = std::thread([this] { write_loop(); });
   changed_.notify_all();
 }
 
@@ -116,7 +116,6 @@ void PartFile::write_loop() {
     if (waiting_.empty()) return;  // stopping, and all written
     auto block = std::move(waiting_.front());
     waiting_.pop_front();
-    writing_ = true;
     lock.unlock();
     std::exception_ptr failed;
     try {
@@ -126,7 +125,6 @@ void PartFile::write_loop() {
     }
     block.clear();
     lock.lock();
-    writing_ = false;
     if (spare_.size() < max_waiting) spare_.push_back(std::move(block));
     changed_.notify_all();
     if (failed) {

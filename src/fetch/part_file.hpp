@@ -18,7 +18,7 @@ namespace ibdriver::fetch {
 // read once, to bring the hash up to where it ends. Locked (flock) against a concurrent fetch.
 //
 // Write-behind: append() only copies into a 1 MiB block; a thread of its own hashes and writes full
-// blocks (at most 4 MiB waiting), so the thread that receives (TLS) is not also the one that hashes and
+// blocks (at most 8 waiting, about 10 MiB in all with the one filling and the one being written), so the thread that receives (TLS) is not also the one that hashes and
 // writes. On 2 cores that balance is what a streamed fetch and unpack waits on (bench/unpack_bench.py).
 // A write failure (ENOSPC...) is thrown by the next append(), finish_hash() or close().
 class PartFile {
@@ -65,7 +65,6 @@ class PartFile {
   std::condition_variable changed_;
   std::deque<std::vector<char>> waiting_;  // handed over, not yet written
   std::vector<std::vector<char>> spare_;   // written, for reuse
-  bool writing_ = false;                   // the writer holds a block
   bool stopping_ = false;
   std::exception_ptr failure_;  // the writer's, thrown on the caller's thread
   std::thread writer_;

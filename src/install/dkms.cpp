@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <regex>
@@ -141,8 +142,19 @@ std::optional<double> make_log_start(std::string_view date_line) {
   parts.tm_hour = *hour;
   parts.tm_min = *minute;
   parts.tm_sec = *second;
-  parts.tm_isdst = -1;
+  // Only zones whose offset is known here: UTC, or this machine's own zone by its standard or summer
+  // name (which also says which of a repeated hour it was). A root with another zone is left out.
   const bool utc = words[4] == "UTC" || words[4] == "GMT";
+  if (!utc) {
+    ::tzset();
+    if (words[4] == tzname[0]) {
+      parts.tm_isdst = 0;
+    } else if (daylight != 0 && words[4] == tzname[1]) {
+      parts.tm_isdst = 1;
+    } else {
+      return std::nullopt;
+    }
+  }
   std::time_t at = utc ? ::timegm(&parts) : std::mktime(&parts);
   if (at == static_cast<std::time_t>(-1)) return std::nullopt;
   return static_cast<double>(at);
@@ -168,9 +180,12 @@ std::vector<std::pair<std::string, double>> dkms_builds_since(const SystemRoot& 
         if (::stat(log_file.c_str(), &status) != 0) continue;
         double end = static_cast<double>(status.st_mtim.tv_sec) + static_cast<double>(status.st_mtim.tv_nsec) / 1e9;
         if (end + 1 < since_epoch) continue;  // built before this stage (one second: the log's resolution)
-        auto head = read_file_if_exists(log_file, 4096);
-        if (!head) continue;
-        auto lines = text::split(*head, '\n');
+        // Only its first lines: a real make.log (the OFED core's) is far larger than they are.
+        std::string head(4096, '\0');
+        std::ifstream in(log_file, std::ios::binary);
+        in.read(head.data(), static_cast<std::streamsize>(head.size()));
+        head.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+        auto lines = text::split(head, '\n');
         if (lines.size() < 2 || lines[0].rfind("DKMS make.log for ", 0) != 0) continue;
         auto start = make_log_start(lines[1]);
         if (!start || *start > end + 1 || end - *start > 24 * 3600) continue;  // another clock, or not a build

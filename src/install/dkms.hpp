@@ -42,7 +42,8 @@ std::set<std::string> dkms_installed_kernels(const SystemRoot& root, const std::
 std::vector<std::pair<std::string, double>> dkms_builds_since(const SystemRoot& root, double since_epoch);
 
 // The start time (seconds since 1970) in a make.log's `date` line ("Wed Dec  2 03:50:01 UTC 2026"),
-// or nothing. UTC/GMT are read as such, any other zone as the local time. Exposed for tests and fuzzing.
+// or nothing. UTC/GMT are read as such, this machine's own zone by its names (tzname), any other
+// zone is nothing (its offset is unknown here). Exposed for tests and fuzzing.
 std::optional<double> make_log_start(std::string_view date_line);
 
 // The module files DKMS built for the kernel (<dkms>/<name>/<version>/<kernel>/<arch>/module/*) that

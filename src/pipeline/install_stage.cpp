@@ -263,7 +263,11 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
       if (stage->name() == StageName::packages) {
         // The OFED packages' postinsts build their DKMS modules inside this stage: each kernel's share,
         // from DKMS's own logs, so the stage's time is not one opaque figure.
-        kernels = install::dkms_builds_since(context.root, stage_started_epoch);
+        try {
+          kernels = install::dkms_builds_since(context.root, stage_started_epoch);
+        } catch (const std::exception& error) {  // a figure only: it never fails the stage
+          log::debug(fmt::format("the packages' DKMS build times could not be read: {}", error.what()));
+        }
         if (!kernels.empty()) {
           auto built = fmt::format("the packages' scripts built DKMS modules for {}", built_for(kernels));
           log::info(built);

@@ -4,6 +4,7 @@
 #include <sys/utsname.h>
 
 #include <array>
+#include <cstdlib>
 #include <ctime>
 #include <fstream>
 
@@ -37,7 +38,9 @@ void write_make_log(const fs::path& root, const std::string& module, const std::
   std::strftime(date.data(), date.size(), "%a %b %e %H:%M:%S UTC %Y", &parts);
   std::ofstream(folder / "make.log") << "DKMS make.log for " << module << "-" << version << " for kernel " << kernel
                                      << " (" << host_arch() << ")\n"
-                                     << date.data() << "\nmake -j2 KERNELRELEASE=" << kernel << " ...\n";
+                                     << date.data() << "\nmake -j2 KERNELRELEASE=" << kernel << " ...\n"
+                                     // make's output: a real core's log is hundreds of KiB
+                                     << std::string(64 * 1024, 'x') << "\n";
   std::array<timespec, 2> times{timespec{ended, 0}, timespec{ended, 0}};
   REQUIRE(::utimensat(AT_FDCWD, (folder / "make.log").c_str(), times.data(), 0) == 0);
 }
@@ -59,11 +62,27 @@ TEST_CASE("a make.log's start line is read as coreutils' date writes it", "[dkms
       REQUIRE(start);
       CHECK(std::abs(*start - now) < 5);
     } else if (start) {
-      // Another zone is read as the local one: right only when it is this machine's own.
-      CHECK(std::abs(*start - now) < 24 * 3600);
+      // Read only when the zone is this machine's own: then exactly right.
+      CHECK(std::abs(*start - now) < 5);
     }
   }
   CHECK(install::make_log_start("Wed Dec  2 03:50:01 UTC 2026") == 1796183401.0);
+  {
+    // This machine's own zone is read by its names, standard and summer; another zone is not guessed.
+    std::string saved = std::getenv("TZ") != nullptr ? std::getenv("TZ") : "";
+    bool had = std::getenv("TZ") != nullptr;
+    ::setenv("TZ", "America/New_York", 1);
+    ::tzset();
+    CHECK(install::make_log_start("Wed Dec  2 03:50:01 EST 2026") == 1796183401.0 + 5 * 3600);
+    CHECK(install::make_log_start("Wed Jul  1 03:50:01 EDT 2026") == 1782877801.0 + 4 * 3600);
+    CHECK_FALSE(install::make_log_start("Wed Dec  2 03:50:01 CET 2026"));
+    if (had) {
+      ::setenv("TZ", saved.c_str(), 1);
+    } else {
+      ::unsetenv("TZ");
+    }
+    ::tzset();
+  }
   CHECK(install::make_log_start("Thu Jan  1 00:00:00 GMT 1970") == 0.0);
   for (const char* bad : {"", "Wed Dec  2 03:50:01 UTC", "Wed Foo  2 03:50:01 UTC 2026", "Wed Dec 32 03:50:01 UTC 2026",
                           "Wed Dec  2 3:50:01 UTC 2026x", "Wed Dec  2 03:50:61 UTC 2026", "Wed Dec  2 03-50-01 UTC 2026",

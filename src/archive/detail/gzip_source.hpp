@@ -26,9 +26,9 @@ class GzipInflateSource : public ByteSource {
 
  private:
   void take_input();  // the next compressed block, in place (input_done_ at its end)
-  // Where ISA-L stopped; when it handed back read-ahead bytes from before the current block, those
-  // bytes and the block are stitched together first.
-  void resume_at(const std::uint8_t* stopped, std::uint32_t left);
+  // Where ISA-L stopped, from the bytes it left unread; when it handed back read-ahead bytes from before
+  // the current block, those bytes and the block are stitched together first.
+  void resume_at(std::uint32_t left);
   struct State;
   ByteSource& compressed_;
   std::string_view block_;  // the source's current block: inflated in place, not copied
@@ -42,7 +42,8 @@ class GzipInflateSource : public ByteSource {
   std::array<char, kept_behind> behind_{};
   std::size_t behind_size_ = 0;
   std::vector<char> stitched_;
-  std::string_view pending_input_;  // not yet inflated: in block_, or in stitched_
+  std::string_view base_;           // what ISA-L reads from: block_, or stitched_
+  std::string_view pending_input_;  // the end of base_ not yet inflated
   bool input_done_ = false;
   bool finished_ = false;
 };
