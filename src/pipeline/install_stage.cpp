@@ -11,7 +11,6 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/run_lock.hpp"
-#include "install/dkms.hpp"
 #include "pipeline/detail/stages.hpp"
 #include "platform/package_family.hpp"
 
@@ -23,17 +22,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-// Wall-clock seconds since 1970: DKMS's logs carry wall-clock times.
-double seconds_since_epoch() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
-
-// "6.1.0-27-amd64 (120 s), 6.1.0-28-amd64 (80 s)"
-std::string built_for(const std::vector<std::pair<std::string, double>>& kernels) {
-  std::vector<std::string> parts;
-  parts.reserve(kernels.size());
-  for (const auto& [kernel, seconds] : kernels) parts.push_back(fmt::format("{} ({:.0f} s)", kernel, seconds));
-  return fmt::format("{}", fmt::join(parts, ", "));
-}
-
 // The package manager for the root's OS; null (with the reason) when there is none ibdriver knows.
 std::unique_ptr<install::PackageManager> package_manager_for(const SystemRoot& root, const install::PackageManagerSettings& settings,
                                                              std::string& unavailable) {
@@ -256,24 +244,9 @@ InstallResult run_install(const SystemRoot& root, const Plan& plan, const Instal
       }
       report(name, StageEvent::started, fmt::format("{} stage", name));
       auto stage_started = Clock::now();
-      auto stage_started_epoch = seconds_since_epoch();
       auto message = stage->run(context);
       auto seconds = seconds_since(stage_started);
-      auto kernels = stage->name() == StageName::dkms ? context.kernel_seconds : decltype(StageTime::kernels){};
-      if (stage->name() == StageName::packages) {
-        // The OFED packages' postinsts build their DKMS modules inside this stage: each kernel's share,
-        // from DKMS's own logs, so the stage's time is not one opaque figure.
-        try {
-          kernels = install::dkms_builds_since(context.root, stage_started_epoch);
-        } catch (const std::exception& error) {  // a figure only: it never fails the stage
-          log::debug(fmt::format("the packages' DKMS build times could not be read: {}", error.what()));
-        }
-        if (!kernels.empty()) {
-          auto built = fmt::format("the packages' scripts built DKMS modules for {}", built_for(kernels));
-          log::info(built);
-          message += "; " + built;
-        }
-      }
+      auto kernels = stage->kernel_seconds(context);
       // A stage with work left for later is done only once that work is (a crash in between: status and
       // a re-run find what is missing).
       if (context.deferred_kernels.empty() || stage->name() != StageName::dkms) journal.mark_stage(name, seconds, !stage->lasting(), kernels);

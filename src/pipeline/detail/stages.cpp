@@ -19,6 +19,7 @@
 #include "install/bundle_arch.hpp"
 #include "install/bundle_dkms.hpp"
 #include "install/configure.hpp"
+#include "install/dkms.hpp"
 #include "install/dkms_builder.hpp"
 #include "install/dkms_order.hpp"
 #include "install/doca_host.hpp"
@@ -197,6 +198,58 @@ class PackagesStage : public Stage {
     return missing;
   }
   std::string run(StageContext& context) override {
+    const auto started = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto message = install_packages(context);
+    // The OFED packages' postinsts build their DKMS modules inside this stage: each kernel's share, from
+    // DKMS's own logs (wall-clock times), so the stage's time is not one opaque figure.
+    try {
+      postinst_builds_ = install::dkms_builds_since(context.root, started);
+    } catch (const std::exception& error) {  // a figure only: it never fails the stage
+      log::debug(fmt::format("the packages' DKMS build times could not be read: {}", error.what()));
+    }
+    if (!postinst_builds_.empty()) {
+      std::vector<std::string> parts;
+      parts.reserve(postinst_builds_.size());
+      for (const auto& [kernel, seconds] : postinst_builds_) parts.push_back(fmt::format("{} ({:.0f} s)", kernel, seconds));
+      auto built = fmt::format("the packages' scripts built DKMS modules for {}", fmt::join(parts, ", "));
+      log::info(built);
+      message += "; " + built;
+    }
+    return message;
+  }
+  std::vector<std::pair<std::string, double>> kernel_seconds(const StageContext& /*context*/) const override {
+    return postinst_builds_;
+  }
+
+  void undo(StageContext& context) override {
+    const auto& journal = context.journal.record();
+    if (journal.packages.empty() && journal.headers_packages.empty() && journal.repository_files.empty() && journal.replaced.empty()) return;
+    auto& packages = require_packages(context);
+    // The driver's packages first: the headers were there before their builds.
+    packages.remove(still_installed(packages, journal.packages));
+    packages.remove(still_installed(packages, journal.headers_packages));
+    for (const auto& tree : journal.build_trees) {
+      std::error_code error;
+      fs::remove_all(context.root.path(tree), error);
+      if (error) context.undo_failures.push_back(fmt::format("{} (left by the OFED core's build: {}; remove it by hand)", tree, error.message()));
+    }
+    packages.remove_repository(journal.repository_files);
+    auto failed = packages.restore(journal.replaced);
+    for (const auto& name : failed) {
+      auto found = std::find_if(journal.replaced.begin(), journal.replaced.end(), [&](const auto& package) { return package.name == name; });
+      context.undo_failures.push_back(fmt::format("{} {} (the version installed before the bundle replaced it; no kept file or "
+                                                  "repository has it: install it from the distro's archive)",
+                                                  name, found->version));
+    }
+    std::error_code error;
+    if (failed.empty()) fs::remove_all(context.root.path(replaced_dir), error);
+  }
+
+ private:
+  std::vector<std::pair<std::string, double>> postinst_builds_;  // of the last run
+
+  // The stage's work; returns its line.
+  std::string install_packages(StageContext& context) {
     auto& packages = require_packages(context);
     const auto& release = release_of(context);
     const auto& profile = context.journal.record().profile;
@@ -276,31 +329,7 @@ class PackagesStage : public Stage {
                                       : fmt::format("{} installed with {} (DKMS build order: {} first)", profile, packages.name(),
                                                     fmt::join(first_transactions.front(), " "));
   }
-  void undo(StageContext& context) override {
-    const auto& journal = context.journal.record();
-    if (journal.packages.empty() && journal.headers_packages.empty() && journal.repository_files.empty() && journal.replaced.empty()) return;
-    auto& packages = require_packages(context);
-    // The driver's packages first: the headers were there before their builds.
-    packages.remove(still_installed(packages, journal.packages));
-    packages.remove(still_installed(packages, journal.headers_packages));
-    for (const auto& tree : journal.build_trees) {
-      std::error_code error;
-      fs::remove_all(context.root.path(tree), error);
-      if (error) context.undo_failures.push_back(fmt::format("{} (left by the OFED core's build: {}; remove it by hand)", tree, error.message()));
-    }
-    packages.remove_repository(journal.repository_files);
-    auto failed = packages.restore(journal.replaced);
-    for (const auto& name : failed) {
-      auto found = std::find_if(journal.replaced.begin(), journal.replaced.end(), [&](const auto& package) { return package.name == name; });
-      context.undo_failures.push_back(fmt::format("{} {} (the version installed before the bundle replaced it; no kept file or "
-                                                  "repository has it: install it from the distro's archive)",
-                                                  name, found->version));
-    }
-    std::error_code error;
-    if (failed.empty()) fs::remove_all(context.root.path(replaced_dir), error);
-  }
 
- private:
   static install::PackageManager& require_packages(const StageContext& context) {
     if (context.packages == nullptr) throw Error(ExitCode::os_not_supported, context.packages_unavailable);
     return *context.packages;
@@ -469,6 +498,9 @@ class DkmsStage : public Stage {
                          modules.size(), running, context.kernel_seconds.back().second, fmt::join(context.deferred_kernels, ", "));
     }
     return fmt::format("{} module(s) built and installed for {}", modules.size(), fmt::join(context.kernels, ", "));
+  }
+  std::vector<std::pair<std::string, double>> kernel_seconds(const StageContext& context) const override {
+    return context.kernel_seconds;
   }
   std::string run_deferred(StageContext& context) override {
     if (context.deferred_kernels.empty()) return {};

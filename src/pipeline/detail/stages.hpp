@@ -64,6 +64,9 @@ class Stage {
   // than the running one, context.deferred_kernels); returns the line its `done` event shows, empty
   // when nothing was left.
   virtual std::string run_deferred(StageContext& /*context*/) { return {}; }
+  // Each kernel's build seconds in the stage's runs so far, in the order built (kernel release,
+  // seconds): the dkms stage's own builds, the packages stage's postinst builds; empty for the rest.
+  virtual std::vector<std::pair<std::string, double>> kernel_seconds(const StageContext& /*context*/) const { return {}; }
 };
 
 // fetch, unpack, packages, dkms, configure, load, validate: the stages after the plan, in order.
